@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Installs the Debian packages vguard builds, tests and benchmarks with.
+# Without --no-install-recommends, wireguard-tools pulls in a kernel image.
+set -euo pipefail
+pkgs=(build-essential autoconf automake pkg-config libsodium-dev libmnl-dev check
+      libssl-dev iproute2 iputils-ping iperf3 wireguard-tools wireguard-go
+      clang libclang-rt-dev xz-utils procps)
+missing=()
+for p in "${pkgs[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+SUDO=; [ "$(id -u)" -eq 0 ] || SUDO=sudo
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update
+$SUDO apt-get install -y --no-install-recommends "${missing[@]}"

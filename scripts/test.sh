@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# The test command: installs what it needs, builds (warnings are errors),
+# runs the unit tests, the sanitizer build's unit tests and, as root, the
+# network-namespace integration tests.
+set -euo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top"
+bash scripts/deps.sh
+autoreconf -fi
+
+jobs=$(nproc)
+build() { # dir, configure args...
+	local dir=$1; shift
+	mkdir -p "$dir"
+	(cd "$dir" && "$top/configure" --enable-werror "$@" >/dev/null && make -j"$jobs")
+}
+
+build build
+make -C build -j"$jobs" check || { cat build/test-suite.log; exit 1; }
+
+if [ "${VGUARD_SKIP_SANITIZERS:-0}" != 1 ]; then
+	build build-asan --enable-sanitizers
+	make -C build-asan -j"$jobs" check || { cat build-asan/test-suite.log; exit 1; }
+fi
+
+if [ "$(id -u)" -eq 0 ]; then
+	bash tests/integration/run.sh "$top/build"
+else
+	echo "not root: skipping the network-namespace integration tests"
+fi

@@ -1,0 +1,67 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef VGUARD_TUN_OFFLOAD_H
+#define VGUARD_TUN_OFFLOAD_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "tun/virtio.h"
+
+/*
+ * The offload engine: pure functions, no syscalls, no allocation.
+ *
+ * Split (TUN read side): one buffer as read from an IFF_VNET_HDR TUN
+ * (VNET_HDR_LEN bytes of virtio header, then the packet) becomes up to
+ * nbufs plain IP packets.  Packet i is written at bufs[i] + headroom and is
+ * sizes[i] bytes long; no byte is written outside
+ * [bufs[i] + headroom, bufs[i] + bufcap).  For GSO_NONE the input may alias
+ * bufs[0] + headroom - VNET_HDR_LEN, in which case the packet is finished in
+ * place and not copied.
+ *
+ * Returns the number of packets (>= 1) or a negative errno:
+ *   -EINVAL   malformed header or packet
+ *   -ENOBUFS  more segments than nbufs
+ *   -EMSGSIZE a segment does not fit bufcap - headroom
+ */
+#define OFFLOAD_MAX_SEGMENTS 128
+
+int offload_split(const uint8_t *in, size_t in_len, uint8_t *const *bufs,
+		  size_t *sizes, size_t nbufs, size_t headroom, size_t bufcap);
+
+/*
+ * GRO (TUN write side): a batch of n plain IP packets, packet i at
+ * bufs[i] + offset with length lens[i], offset >= VNET_HDR_LEN, each buffer
+ * bufcap bytes long.  Packets are merged in place (payload appended to the
+ * head packet of a flow, which may grow up to bufcap - offset bytes), and
+ * every packet that must be written gets its virtio header encoded at
+ * bufs[i] + offset - VNET_HDR_LEN; lens[i] is its new IP length.
+ *
+ * On return out[0..ret) lists, in order, the indices to write; the write
+ * for index i is bufs[i] + offset - VNET_HDR_LEN, lens[i] + VNET_HDR_LEN
+ * bytes.  Packets merged into another are not listed.  Returns the count
+ * or a negative errno (-EINVAL for bad arguments: n > GRO_MAX_BATCH or a
+ * too small offset).
+ */
+#define GRO_MAX_BATCH 128
+#define GRO_MAX_SEGMENTS 64
+
+enum gro_flags {
+	GRO_TCP = 1 << 0,
+	GRO_UDP = 1 << 1,
+};
+
+struct gro_stats {
+	uint64_t coalesced;	/* written packets that carry merged segments */
+	uint64_t merged;	/* segments folded into another packet */
+	uint64_t bad_csum;	/* candidates refused for a bad checksum */
+};
+
+struct gro_table;	/* fixed-size scratch state, see offload.c */
+
+size_t gro_table_size(void);
+void gro_table_init(struct gro_table *t, unsigned flags);
+int gro_batch(struct gro_table *t, uint8_t *const *bufs, size_t *lens,
+	      size_t n, size_t offset, size_t bufcap, uint16_t *out,
+	      struct gro_stats *stats);
+
+#endif
