@@ -1,0 +1,216 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef VGUARD_TUN_TUN_H
+#define VGUARD_TUN_TUN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+/*
+ * The "inside" of the tunnel: a TUN device with one or more queues.
+ *
+ * Each queue is owned by one worker thread; tun_read() and tun_write() on
+ * queue q must only be called by that worker.  Everything else (MTU, events,
+ * counters, offload state) belongs to the control thread.
+ *
+ * Buffers: every buffer handed to tun_read() or tun_write() is
+ * headroom + TUN_MAX_PACKET bytes long; the IP packet lives at
+ * buf + headroom.  Writes need headroom >= TUN_MIN_HEADROOM, because the
+ * virtio header is encoded in front of the packet, and may grow the first
+ * packet of a flow in place up to TUN_MAX_PACKET bytes (GRO).
+ *
+ * Errors are negative errno values.  -EBADFD from tun_read()/tun_write()
+ * means the interface was deleted: treat it as a clean close (the event
+ * channel reports TUN_EVENT_CLOSED as well).
+ */
+
+#define TUN_DEFAULT_MTU 1420
+#define TUN_MAX_QUEUES 16
+#define TUN_MAX_BATCH 128	/* packets per read or write batch */
+#define TUN_MAX_PACKET 65535	/* bytes after the head room */
+#define TUN_MIN_HEADROOM 10	/* VNET_HDR_LEN */
+
+/* Debian 12's linux/if_tun.h predates USO (Linux 6.2). */
+#ifndef TUN_F_USO4
+#define TUN_F_USO4 0x20
+#endif
+#ifndef TUN_F_USO6
+#define TUN_F_USO6 0x40
+#endif
+
+/*
+ * Offload switches, filled by the daemon from its command line and the
+ * environment.  All false means "everything the kernel supports".
+ */
+struct tun_options {
+	unsigned int queues;	/* 0 means 1; at most TUN_MAX_QUEUES */
+	unsigned int mtu;	/* set at creation; 0 means TUN_DEFAULT_MTU */
+	bool keep_mtu;		/* attaching to an existing device: don't set it */
+	bool no_vnet_hdr;	/* open without IFF_VNET_HDR: no offloads at all */
+	bool no_tso;		/* don't ask for TUN_F_TSO4/6 */
+	bool no_uso;		/* don't ask for TUN_F_USO4/6 */
+	bool no_tcp_gro;	/* never write coalesced TCP */
+	bool no_udp_gro;	/* never write coalesced UDP */
+	bool no_gro_probe;	/* skip the start-up coalesced-write probe */
+};
+
+/* Defaults: 1 queue, MTU 1420, every offload allowed. */
+void tun_options_init(struct tun_options *o);
+
+/*
+ * Applies the environment: VGUARD_NO_OFFLOAD (no vnet header), VGUARD_NO_TSO,
+ * VGUARD_NO_USO, VGUARD_NO_TCP_GRO, VGUARD_NO_UDP_GRO, VGUARD_NO_GRO_PROBE.
+ * A variable counts when set to anything but "", "0", "no" or "false".
+ */
+void tun_options_from_env(struct tun_options *o);
+
+/* What the device is really doing, and why. */
+enum tun_feature {
+	TUN_FEAT_TSO,		/* TCP super-packets on read (TSO4/TSO6) */
+	TUN_FEAT_USO,		/* UDP super-packets on read (USO4/USO6) */
+	TUN_FEAT_TCP_GRO,	/* coalesced TCP writes */
+	TUN_FEAT_UDP_GRO,	/* coalesced UDP writes (needs USO) */
+	TUN_FEAT_COUNT
+};
+
+struct tun_offload_state {
+	bool vnet_hdr;		/* queues carry a virtio header */
+	unsigned int requested;	/* TUN_F_* flags asked for */
+	unsigned int accepted;	/* TUN_F_* flags the kernel took */
+	bool on[TUN_FEAT_COUNT];
+	const char *why[TUN_FEAT_COUNT];	/* static strings, never NULL */
+};
+
+/* Super-packets seen on read, by kind. */
+enum tun_gso_kind {
+	TUN_GSO_TCP4,
+	TUN_GSO_TCP6,
+	TUN_GSO_UDP4,
+	TUN_GSO_UDP6,
+	TUN_GSO_KINDS
+};
+
+struct tun_gso_counters {
+	uint64_t packets;	/* super-packets read */
+	uint64_t segments;	/* segments they were split into */
+	uint64_t max_gso_size;
+	uint64_t max_segments;	/* most segments from one read */
+};
+
+/* Monotonic counters, summed over all queues. */
+struct tun_counters {
+	uint64_t reads;		/* read() calls that returned data */
+	uint64_t read_packets;	/* plain packets handed to the caller */
+	uint64_t read_bytes;	/* bytes of those packets */
+	uint64_t malformed;	/* reads dropped: bad header, too many segments */
+	struct tun_gso_counters gso[TUN_GSO_KINDS];
+	uint64_t writes;	/* write() calls that succeeded */
+	uint64_t write_packets;	/* plain packets the caller asked to write */
+	uint64_t write_bytes;
+	uint64_t coalesced;	/* writes that carried merged segments */
+	uint64_t merged;	/* segments folded into another packet */
+	uint64_t bad_csum;	/* GRO candidates refused for a bad checksum */
+	uint64_t write_errors;	/* packets the kernel refused (counted, not retried) */
+	uint64_t rejected;	/* coalesced writes refused with EINVAL, resent split */
+	uint64_t eagain;	/* writes that had to wait for writability */
+};
+
+enum tun_event_type {
+	TUN_EVENT_NONE,
+	TUN_EVENT_UP,
+	TUN_EVENT_DOWN,		/* never before the first UP */
+	TUN_EVENT_MTU,		/* mtu holds the new value */
+	TUN_EVENT_CLOSED,	/* interface deleted; no more events */
+};
+
+struct tun_event {
+	enum tun_event_type type;
+	unsigned int mtu;
+};
+
+struct tun;
+
+/*
+ * Creates (or attaches to) the interface `name` with opts->queues queues:
+ * IFF_TUN | IFF_NO_PI | IFF_MULTI_QUEUE, plus IFF_VNET_HDR unless disabled;
+ * each fd O_CLOEXEC and non-blocking.  `name` may contain "%d".
+ */
+int tun_open(struct tun **out, const char *name, const struct tun_options *opts);
+
+/*
+ * Wraps a TUN fd opened by someone else (WG_TUN_FD); takes ownership of fd.
+ * Offloads are used only if the fd was opened with IFF_VNET_HDR; more queues
+ * are attached by name only if it has IFF_MULTI_QUEUE.
+ */
+int tun_open_fd(struct tun **out, int fd, const struct tun_options *opts);
+
+/*
+ * One read from queue q, split into plain IP packets: packet i at
+ * bufs[i] + headroom, sizes[i] bytes; nbufs should be TUN_MAX_BATCH.
+ * Returns the number of packets (0 when a malformed read was dropped and
+ * counted), -EAGAIN when the queue is empty, or another negative errno.
+ */
+int tun_read(struct tun *t, unsigned int q, uint8_t *const *bufs,
+	     size_t *sizes, size_t nbufs, size_t headroom);
+
+/*
+ * Writes n (<= TUN_MAX_BATCH) plain IP packets to queue q: packet i at
+ * bufs[i] + headroom, lens[i] bytes.  Packets are coalesced (GRO) where
+ * allowed, then written one write() per resulting packet, so the buffers
+ * and lens[] are modified.  EAGAIN waits for writability.  Returns n when
+ * everything was written, else the first negative errno (the rest of the
+ * batch is still attempted; refused packets are counted).
+ */
+int tun_write(struct tun *t, unsigned int q, uint8_t *const *bufs,
+	      size_t *lens, size_t n, size_t headroom);
+
+unsigned int tun_queues(const struct tun *t);
+int tun_queue_fd(const struct tun *t, unsigned int q);	/* for epoll */
+const char *tun_name(const struct tun *t);
+int tun_ifindex(const struct tun *t);
+int tun_mtu(struct tun *t);	/* the MTU or a negative errno */
+int tun_set_mtu(struct tun *t, unsigned int mtu);
+
+/*
+ * Link events: tun_event_fd() becomes readable when events may be pending;
+ * call tun_event_read() until it returns 0.  Returns 1 with *ev filled,
+ * 0 when nothing is pending, or a negative errno.
+ */
+int tun_event_fd(const struct tun *t);
+int tun_event_read(struct tun *t, struct tun_event *ev);
+
+void tun_get_counters(const struct tun *t, struct tun_counters *c);
+void tun_get_offload(const struct tun *t, struct tun_offload_state *s);
+const char *tun_feature_name(enum tun_feature f);	/* "tso", "uso", ... */
+const char *tun_gso_kind_name(enum tun_gso_kind k);	/* "tcp4", ... */
+
+/* Closes every queue and the event channel; NULL is a no-op. */
+void tun_close(struct tun *t);
+
+/*
+ * The in-memory TUN, for tests of the layers above; no root needed.  It
+ * behaves like the kernel's: each queue is a SOCK_SEQPACKET pair, so queue
+ * fds work with epoll; the "kernel side" injects frames (with a virtio
+ * header when vnet_hdr is on, so it can hand out super-packets) and takes
+ * the frames written (coalesced ones included, header first).
+ */
+struct tun_mem_options {
+	struct tun_options tun;	/* queues, mtu, the offload switches */
+	bool tso;		/* pretend the kernel accepts TSO4/6 */
+	bool uso;		/* pretend the kernel accepts USO4/6 */
+	bool reject_gso;	/* refuse coalesced writes with EINVAL (buggy kernel) */
+};
+
+int tun_mem_open(struct tun **out, const char *name,
+		 const struct tun_mem_options *opts);
+/* Kernel side of queue q: send a frame to the reader.  Returns 0 or -errno. */
+int tun_mem_inject(struct tun *t, unsigned int q, const void *frame, size_t len);
+/* Kernel side of queue q: take one written frame; returns its length,
+ * -EAGAIN when there is none, or another negative errno. */
+ssize_t tun_mem_take(struct tun *t, unsigned int q, void *buf, size_t cap);
+int tun_mem_peer_fd(const struct tun *t, unsigned int q);
+/* Queues a link event as the kernel would raise it (same up/down rules). */
+int tun_mem_push_event(struct tun *t, const struct tun_event *ev);
+
+#endif
