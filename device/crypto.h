@@ -42,6 +42,9 @@ void wg_kdf(uint8_t *out1, uint8_t *out2, uint8_t *out3, const uint8_t *data,
  * 4 bytes of nanoseconds. */
 #define TAI64N_SIZE 12
 void tai64n_now(uint8_t out[TAI64N_SIZE]);
+/* The same for a given time; like the kernel and wireguard-go, the
+ * nanoseconds are rounded down to a multiple of 2^24 (~16.8 ms). */
+void tai64n_from(uint8_t out[TAI64N_SIZE], int64_t unix_sec, long nsec);
 
 /* X25519.  Private keys are clamped on generation and before use;
  * x25519() returns -EINVAL when the shared secret is all zeros. */
@@ -88,6 +91,23 @@ void dp_aead_free(struct dp_aead *a);	/* wipes the key */
 void dp_aead_seal(struct dp_aead *a, uint64_t nonce, uint8_t *buf, size_t len);
 int dp_aead_open(struct dp_aead *a, uint64_t nonce, uint8_t *buf, size_t len);
 const char *dp_aead_backend(void);
+
+/*
+ * Both backends, for the tests and the benchmark (which compare them on
+ * the same bytes); the data path uses only the dp_aead_* calls above.  A
+ * context may be used by several threads at once.
+ */
+struct dp_aead_ops {
+	const char *name;
+	struct dp_aead *(*new)(const uint8_t key[AEAD_KEY_SIZE]);
+	void (*free)(struct dp_aead *a);
+	void (*seal)(struct dp_aead *a, uint64_t nonce, uint8_t *buf, size_t len);
+	int (*open)(struct dp_aead *a, uint64_t nonce, uint8_t *buf, size_t len);
+};
+extern const struct dp_aead_ops dp_aead_sodium;
+#ifdef HAVE_OPENSSL
+extern const struct dp_aead_ops dp_aead_openssl;
+#endif
 
 /* Randomness and secret hygiene. */
 void crypto_random(void *buf, size_t len);
