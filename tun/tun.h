@@ -53,6 +53,9 @@ struct tun_options {
 	bool no_tcp_gro;	/* never write coalesced TCP */
 	bool no_udp_gro;	/* never write coalesced UDP */
 	bool no_gro_probe;	/* skip the start-up coalesced-write probe */
+	/* One-line notices (an offload turned off, and why); NULL: stderr. */
+	void (*log)(void *ctx, const char *msg);
+	void *log_ctx;
 };
 
 /* Defaults: 1 queue, MTU 1420, every offload allowed. */
@@ -212,5 +215,8 @@ ssize_t tun_mem_take(struct tun *t, unsigned int q, void *buf, size_t cap);
 int tun_mem_peer_fd(const struct tun *t, unsigned int q);
 /* Queues a link event as the kernel would raise it (same up/down rules). */
 int tun_mem_push_event(struct tun *t, const struct tun_event *ev);
+/* Deletes the interface underneath: reads and writes fail with -EBADFD,
+ * then TUN_EVENT_CLOSED. */
+int tun_mem_delete(struct tun *t);
 
 #endif

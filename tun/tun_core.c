@@ -1,0 +1,712 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The part of the TUN device every implementation shares: one read becomes
+ * a batch of plain packets (offload_split), a batch of plain packets becomes
+ * as few writes as possible (gro_batch), with counters, back-pressure and
+ * the fallbacks for kernels that refuse coalesced writes.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <linux/if_tun.h>
+
+#include "tun/offload.h"
+#include "tun/tun_impl.h"
+#include "tun/virtio.h"
+
+/* How long a write waits for the queue to drain before it gives up. */
+#define TUN_WRITE_WAIT_MS 10000
+
+void tun_options_init(struct tun_options *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->queues = 1;
+	o->mtu = TUN_DEFAULT_MTU;
+}
+
+static bool env_true(const char *name)
+{
+	const char *v = getenv(name);
+
+	if (!v || !*v)
+		return false;
+	return strcmp(v, "0") && strcasecmp(v, "no") && strcasecmp(v, "false");
+}
+
+void tun_options_from_env(struct tun_options *o)
+{
+	o->no_vnet_hdr |= env_true("VGUARD_NO_OFFLOAD");
+	o->no_tso |= env_true("VGUARD_NO_TSO");
+	o->no_uso |= env_true("VGUARD_NO_USO");
+	o->no_tcp_gro |= env_true("VGUARD_NO_TCP_GRO");
+	o->no_udp_gro |= env_true("VGUARD_NO_UDP_GRO");
+	o->no_gro_probe |= env_true("VGUARD_NO_GRO_PROBE");
+}
+
+const char *tun_feature_name(enum tun_feature f)
+{
+	static const char *const names[TUN_FEAT_COUNT] = {
+		[TUN_FEAT_TSO] = "tso",
+		[TUN_FEAT_USO] = "uso",
+		[TUN_FEAT_TCP_GRO] = "tcp-gro",
+		[TUN_FEAT_UDP_GRO] = "udp-gro",
+	};
+
+	return (unsigned int)f < TUN_FEAT_COUNT ? names[f] : "?";
+}
+
+const char *tun_gso_kind_name(enum tun_gso_kind k)
+{
+	static const char *const names[TUN_GSO_KINDS] = {
+		[TUN_GSO_TCP4] = "tcp4",
+		[TUN_GSO_TCP6] = "tcp6",
+		[TUN_GSO_UDP4] = "udp4",
+		[TUN_GSO_UDP6] = "udp6",
+	};
+
+	return (unsigned int)k < TUN_GSO_KINDS ? names[k] : "?";
+}
+
+void tun_core_logf(struct tun *t, const char *fmt, ...)
+{
+	char msg[256];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (t->log)
+		t->log(t->log_ctx, msg);
+	else
+		fprintf(stderr, "vguard: %s: %s\n", t->name, msg);
+}
+
+struct tun *tun_core_alloc(const struct tun_ops *ops, unsigned int nqueues,
+			   const struct tun_options *o)
+{
+	struct tun *t;
+	unsigned int i;
+
+	if (nqueues == 0 || nqueues > TUN_MAX_QUEUES)
+		return NULL;
+	t = calloc(1, sizeof(*t));
+	if (!t)
+		return NULL;
+	t->ops = ops;
+	t->nqueues = nqueues;
+	t->event_fd = -1;
+	t->log = o->log;
+	t->log_ctx = o->log_ctx;
+	for (i = 0; i < TUN_FEAT_COUNT; i++)
+		t->why[i] = "not set up";
+	for (i = 0; i < nqueues; i++) {
+		struct tun_queue *q = &t->q[i];
+
+		q->fd = -1;
+		q->scratch = malloc(VNET_HDR_LEN + TUN_MAX_PACKET);
+		q->gro = malloc(gro_table_size());
+		if (!q->scratch || !q->gro)
+			goto fail;
+	}
+	return t;
+fail:
+	tun_core_free(t);
+	return NULL;
+}
+
+void tun_core_free(struct tun *t)
+{
+	unsigned int i;
+
+	if (!t)
+		return;
+	for (i = 0; i < t->nqueues; i++) {
+		if (t->q[i].fd >= 0)
+			close(t->q[i].fd);
+		free(t->q[i].scratch);
+		free(t->q[i].gro);
+	}
+	free(t);
+}
+
+static void set_feature(struct tun *t, enum tun_feature f, bool on,
+			const char *why)
+{
+	t->feat_on[f] = on;
+	t->why[f] = why;
+}
+
+void tun_core_features(struct tun *t, const struct tun_options *o, bool uso_known)
+{
+	unsigned int gro = 0;
+
+	if (!t->vnet_hdr) {
+		const char *why = o->no_vnet_hdr ? "vnet header off by option" :
+			"no vnet header on this fd";
+		int f;
+
+		for (f = 0; f < TUN_FEAT_COUNT; f++)
+			set_feature(t, f, false, why);
+		t->gro_flags = 0;
+		return;
+	}
+	if (o->no_tso)
+		set_feature(t, TUN_FEAT_TSO, false, "off by option");
+	else if (t->accepted & (TUN_F_TSO4 | TUN_F_TSO6))
+		set_feature(t, TUN_FEAT_TSO, true, "accepted by the kernel");
+	else
+		set_feature(t, TUN_FEAT_TSO, false, "refused by the kernel");
+
+	if (o->no_uso)
+		set_feature(t, TUN_FEAT_USO, false, "off by option");
+	else if (t->accepted & (TUN_F_USO4 | TUN_F_USO6))
+		set_feature(t, TUN_FEAT_USO, true, "accepted by the kernel");
+	else
+		set_feature(t, TUN_FEAT_USO, false, "refused by the kernel (needs Linux 6.2)");
+
+	/* Coalesced writes don't depend on what we let the kernel hand us,
+	 * only on the kernel knowing the GSO type. */
+	if (o->no_tcp_gro) {
+		set_feature(t, TUN_FEAT_TCP_GRO, false, "off by option");
+	} else if (!(t->accepted & TUN_F_CSUM) && !(t->requested & TUN_F_CSUM)) {
+		set_feature(t, TUN_FEAT_TCP_GRO, false, "checksum offload refused");
+	} else {
+		set_feature(t, TUN_FEAT_TCP_GRO, true, "on");
+		gro |= GRO_TCP;
+	}
+	if (o->no_udp_gro) {
+		set_feature(t, TUN_FEAT_UDP_GRO, false, "off by option");
+	} else if (!uso_known) {
+		set_feature(t, TUN_FEAT_UDP_GRO, false, "kernel lacks USO (needs Linux 6.2)");
+	} else {
+		set_feature(t, TUN_FEAT_UDP_GRO, true, "on");
+		gro |= GRO_UDP;
+	}
+	__atomic_store_n(&t->gro_flags, gro, __ATOMIC_RELAXED);
+}
+
+/* Turns off the GRO kinds in `off`, once, with a log line. */
+static void gro_disable(struct tun *t, unsigned int off, const char *why)
+{
+	unsigned int old = __atomic_fetch_and(&t->gro_flags, ~off, __ATOMIC_RELAXED);
+
+	if (!(old & off))
+		return;
+	if (off & GRO_TCP) {
+		t->feat_on[TUN_FEAT_TCP_GRO] = false;
+		t->why[TUN_FEAT_TCP_GRO] = why;
+	}
+	if (off & GRO_UDP) {
+		t->feat_on[TUN_FEAT_UDP_GRO] = false;
+		t->why[TUN_FEAT_UDP_GRO] = why;
+	}
+	tun_core_logf(t, "coalesced %s writes turned off: %s",
+		      off == GRO_UDP ? "UDP" : off == GRO_TCP ? "TCP" : "TCP and UDP",
+		      why);
+}
+
+static int mark_gone(struct tun *t, int err)
+{
+	if (err == -EBADFD)
+		__atomic_store_n(&t->gone, true, __ATOMIC_RELAXED);
+	return err;
+}
+
+static void count_gso(struct tun_queue *q, const uint8_t *frame, size_t len,
+		      unsigned int segs)
+{
+	struct vnet_hdr h;
+	struct tun_gso_counters *g;
+	int kind;
+	bool v6 = len > VNET_HDR_LEN && (frame[VNET_HDR_LEN] >> 4) == 6;
+
+	vnet_hdr_decode(&h, frame);
+	switch (h.gso_type & ~VIRTIO_NET_HDR_GSO_ECN) {
+	case VIRTIO_NET_HDR_GSO_TCPV4:
+		kind = TUN_GSO_TCP4;
+		break;
+	case VIRTIO_NET_HDR_GSO_TCPV6:
+		kind = TUN_GSO_TCP6;
+		break;
+	case VIRTIO_NET_HDR_GSO_UDP_L4:
+		kind = v6 ? TUN_GSO_UDP6 : TUN_GSO_UDP4;
+		break;
+	default:
+		return;
+	}
+	g = &q->c.gso[kind];
+	g->packets++;
+	g->segments += segs;
+	if (h.gso_size > g->max_gso_size)
+		g->max_gso_size = h.gso_size;
+	if (segs > g->max_segments)
+		g->max_segments = segs;
+}
+
+int tun_read(struct tun *t, unsigned int qi, uint8_t *const *bufs,
+	     size_t *sizes, size_t nbufs, size_t headroom)
+{
+	struct tun_queue *q;
+	ssize_t n;
+	int ret, i;
+
+	if (qi >= t->nqueues || nbufs == 0)
+		return -EINVAL;
+	q = &t->q[qi];
+	if (!t->vnet_hdr) {
+		n = read(q->fd, bufs[0] + headroom, TUN_MAX_PACKET);
+		if (n < 0)
+			return mark_gone(t, -errno);
+		if (n == 0)	/* a TUN never reads 0: the other end is gone */
+			return mark_gone(t, -EBADFD);
+		q->c.reads++;
+		q->c.read_packets++;
+		q->c.read_bytes += n;
+		sizes[0] = n;
+		return 1;
+	}
+	n = read(q->fd, q->scratch, VNET_HDR_LEN + TUN_MAX_PACKET);
+	if (n < 0)
+		return mark_gone(t, -errno);
+	if (n == 0)
+		return mark_gone(t, -EBADFD);
+	q->c.reads++;
+	ret = offload_split(q->scratch, n, bufs, sizes, nbufs, headroom,
+			    headroom + TUN_MAX_PACKET);
+	if (ret < 0) {
+		q->c.malformed++;
+		return 0;
+	}
+	if (q->scratch[1] != VIRTIO_NET_HDR_GSO_NONE)
+		count_gso(q, q->scratch, n, ret);
+	q->c.read_packets += ret;
+	for (i = 0; i < ret; i++)
+		q->c.read_bytes += sizes[i];
+	return ret;
+}
+
+/* One frame out; EAGAIN waits for the queue to drain (back-pressure). */
+static int xmit_wait(struct tun *t, unsigned int qi, const uint8_t *buf, size_t len)
+{
+	struct tun_queue *q = &t->q[qi];
+	int waited = 0;
+
+	for (;;) {
+		ssize_t n = t->ops->xmit(t, qi, buf, len);
+		struct pollfd p = { .fd = q->fd, .events = POLLOUT };
+
+		if (n >= 0)
+			return 0;
+		if (n == -EINTR)
+			continue;
+		if (n != -EAGAIN)
+			return mark_gone(t, (int)n);
+		q->c.eagain++;
+		if (waited >= TUN_WRITE_WAIT_MS)
+			return -ETIMEDOUT;
+		if (poll(&p, 1, 100) < 0 && errno != EINTR)
+			return -errno;
+		waited += 100;
+	}
+}
+
+/*
+ * The kernel refused a coalesced frame: send its segments one by one,
+ * exactly as the kernel would have cut them.
+ */
+static int xmit_split(struct tun *t, unsigned int qi, const uint8_t *frame,
+		      size_t len)
+{
+	struct vnet_hdr h;
+	size_t cap, nseg, i, *sizes = NULL;
+	uint8_t **bufs = NULL, *mem = NULL;
+	int ret, err = 0;
+
+	vnet_hdr_decode(&h, frame);
+	if (h.gso_size == 0)
+		return -EINVAL;
+	nseg = (len / h.gso_size) + 2;
+	if (nseg > OFFLOAD_MAX_SEGMENTS)
+		nseg = OFFLOAD_MAX_SEGMENTS;
+	cap = VNET_HDR_LEN + h.gso_size + 128;	/* IP + L4 headers at most 120 */
+	bufs = calloc(nseg, sizeof(*bufs));
+	sizes = calloc(nseg, sizeof(*sizes));
+	mem = malloc(nseg * cap);
+	if (!bufs || !sizes || !mem) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	for (i = 0; i < nseg; i++)
+		bufs[i] = mem + i * cap;
+	ret = offload_split(frame, len, bufs, sizes, nseg, VNET_HDR_LEN, cap);
+	if (ret < 0)
+		goto out;
+	for (i = 0; i < (size_t)ret; i++) {
+		int r;
+
+		memset(bufs[i], 0, VNET_HDR_LEN);
+		r = xmit_wait(t, qi, bufs[i], sizes[i] + VNET_HDR_LEN);
+		if (r < 0) {
+			t->q[qi].c.write_errors++;
+			if (!err)
+				err = r;
+			continue;
+		}
+		t->q[qi].c.writes++;
+	}
+	ret = err;
+out:
+	free(bufs);
+	free(sizes);
+	free(mem);
+	return ret;
+}
+
+static int write_plain(struct tun *t, unsigned int qi, uint8_t *const *bufs,
+		       size_t *lens, size_t n, size_t headroom)
+{
+	struct tun_queue *q = &t->q[qi];
+	int err = 0;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		uint8_t *p = bufs[i] + headroom;
+		size_t len = lens[i];
+		int r;
+
+		if (t->vnet_hdr) {
+			p -= VNET_HDR_LEN;
+			memset(p, 0, VNET_HDR_LEN);
+			len += VNET_HDR_LEN;
+		}
+		r = xmit_wait(t, qi, p, len);
+		if (r < 0) {
+			q->c.write_errors++;
+			if (!err)
+				err = r;
+			continue;
+		}
+		q->c.writes++;
+	}
+	return err;
+}
+
+int tun_write(struct tun *t, unsigned int qi, uint8_t *const *bufs,
+	      size_t *lens, size_t n, size_t headroom)
+{
+	struct gro_stats st = { 0 };
+	struct tun_queue *q;
+	unsigned int flags;
+	int cnt, err = 0, i;
+
+	if (qi >= t->nqueues || n > TUN_MAX_BATCH)
+		return -EINVAL;
+	if (t->vnet_hdr && headroom < VNET_HDR_LEN)
+		return -EINVAL;
+	q = &t->q[qi];
+	q->c.write_packets += n;
+	for (i = 0; i < (int)n; i++)
+		q->c.write_bytes += lens[i];
+	flags = __atomic_load_n(&t->gro_flags, __ATOMIC_RELAXED);
+	if (!t->vnet_hdr || !flags || n < 2) {
+		err = write_plain(t, qi, bufs, lens, n, headroom);
+		return err ? err : (int)n;
+	}
+	if (q->gro_flags != flags) {
+		gro_table_init(q->gro, flags);
+		q->gro_flags = flags;
+	}
+	cnt = gro_batch(q->gro, bufs, lens, n, headroom, headroom + TUN_MAX_PACKET,
+			q->out, &st);
+	if (cnt < 0) {
+		err = write_plain(t, qi, bufs, lens, n, headroom);
+		return err ? err : (int)n;
+	}
+	q->c.coalesced += st.coalesced;
+	q->c.merged += st.merged;
+	q->c.bad_csum += st.bad_csum;
+	for (i = 0; i < cnt; i++) {
+		uint8_t *frame = bufs[q->out[i]] + headroom - VNET_HDR_LEN;
+		size_t len = lens[q->out[i]] + VNET_HDR_LEN;
+		int r = xmit_wait(t, qi, frame, len);
+
+		if (r == -EINVAL && frame[1] != VIRTIO_NET_HDR_GSO_NONE) {
+			q->c.rejected++;
+			gro_disable(t, GRO_TCP | GRO_UDP,
+				    "the kernel refused a coalesced write (EINVAL)");
+			r = xmit_split(t, qi, frame, len);
+			if (r < 0 && !err)
+				err = r;
+			continue;
+		}
+		if (r < 0) {
+			q->c.write_errors++;
+			if (!err)
+				err = r;
+			continue;
+		}
+		q->c.writes++;
+	}
+	return err ? err : (int)n;
+}
+
+/* RFC 1071 over a buffer, for building the probe packets. */
+static uint32_t sum16(const uint8_t *p, size_t len, uint32_t sum)
+{
+	size_t i;
+
+	for (i = 0; i + 1 < len; i += 2)
+		sum += (uint32_t)p[i] << 8 | p[i + 1];
+	if (len & 1)
+		sum += (uint32_t)p[len - 1] << 8;
+	return sum;
+}
+
+static uint16_t fold(uint32_t sum)
+{
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	return (uint16_t)~sum;
+}
+
+static void put16(uint8_t *p, uint16_t v)
+{
+	p[0] = v >> 8;
+	p[1] = v & 0xff;
+}
+
+/*
+ * A segment the kernel will discard: 127.0.0.1 to 127.0.0.1 arriving on a
+ * non-loopback device is a martian.  Returns the IP length.
+ */
+static size_t probe_segment(uint8_t *p, uint8_t proto, unsigned int i)
+{
+	const size_t pay = 64;
+	size_t l4 = proto == 6 ? 20 : 8;
+	size_t len = 20 + l4 + pay;
+	uint32_t s;
+
+	memset(p, 0, len);
+	p[0] = 0x45;
+	put16(p + 2, len);
+	put16(p + 4, 0x5647 + i);
+	p[6] = 0x40;		/* DF */
+	p[8] = 1;		/* TTL */
+	p[9] = proto;
+	p[12] = 127, p[15] = 1;
+	p[16] = 127, p[19] = 1;
+	put16(p + 10, fold(sum16(p, 20, 0)));
+	put16(p + 20, 9);	/* discard */
+	put16(p + 22, 9);
+	memset(p + 20 + l4, 0xa5, pay);
+	if (proto == 6) {
+		uint32_t seq = 1000 + i * pay;
+
+		p[24] = seq >> 24, p[25] = seq >> 16, p[26] = seq >> 8, p[27] = seq;
+		p[31] = 1;	/* ack 1 */
+		p[32] = 5 << 4;
+		p[33] = 0x10;	/* ACK */
+		put16(p + 34, 512);
+	} else {
+		put16(p + 24, l4 + pay);
+	}
+	s = sum16(p + 12, 8, proto + l4 + pay);
+	put16(p + 20 + (proto == 6 ? 16 : 6), fold(sum16(p + 20, l4 + pay, s)));
+	return len;
+}
+
+/* Returns 0 when accepted, -EINVAL when refused, other errors as is. */
+static int probe_one(struct tun *t, uint8_t proto, unsigned int flags)
+{
+	enum { HEAD = 16, CAP = HEAD + 512 };
+	uint8_t mem[2][CAP] __attribute__((aligned(8)));
+	uint8_t *bufs[2] = { mem[0], mem[1] };
+	size_t lens[2];
+	uint16_t out[2];
+	struct gro_stats st = { 0 };
+	struct gro_table *g = malloc(gro_table_size());
+	ssize_t n;
+	int cnt;
+
+	if (!g)
+		return -ENOMEM;
+	gro_table_init(g, flags);
+	lens[0] = probe_segment(mem[0] + HEAD, proto, 0);
+	lens[1] = probe_segment(mem[1] + HEAD, proto, 1);
+	cnt = gro_batch(g, bufs, lens, 2, HEAD, CAP, out, &st);
+	free(g);
+	if (cnt != 1)
+		return -ENOTSUP;	/* our GRO did not merge: nothing to learn */
+	n = t->ops->xmit(t, 0, bufs[out[0]] + HEAD - VNET_HDR_LEN,
+			 lens[out[0]] + VNET_HDR_LEN);
+	/* EIO: the interface is down, which the kernel checks after the
+	 * virtio header, so the header itself was accepted. */
+	if (n >= 0 || n == -EIO)
+		return 0;
+	return (int)n;
+}
+
+void tun_core_probe_gro(struct tun *t)
+{
+	unsigned int flags = __atomic_load_n(&t->gro_flags, __ATOMIC_RELAXED);
+
+	if (!t->vnet_hdr || !flags)
+		return;
+	if ((flags & GRO_TCP) && probe_one(t, 6, GRO_TCP) == -EINVAL)
+		gro_disable(t, GRO_TCP | GRO_UDP,
+			    "start-up probe: the kernel refused a coalesced TCP write");
+	flags = __atomic_load_n(&t->gro_flags, __ATOMIC_RELAXED);
+	if ((flags & GRO_UDP) && probe_one(t, 17, GRO_UDP) == -EINVAL)
+		gro_disable(t, GRO_UDP,
+			    "start-up probe: the kernel refused a coalesced UDP write");
+}
+
+bool tun_core_filter_event(struct tun *t, struct tun_event *ev)
+{
+	if (t->closed)
+		return false;
+	switch (ev->type) {
+	case TUN_EVENT_UP:
+		if (t->is_up)
+			return false;
+		t->is_up = t->seen_up = true;
+		return true;
+	case TUN_EVENT_DOWN:
+		if (!t->seen_up || !t->is_up)
+			return false;
+		t->is_up = false;
+		return true;
+	case TUN_EVENT_MTU:
+		if (ev->mtu == t->last_mtu)
+			return false;
+		t->last_mtu = ev->mtu;
+		return true;
+	case TUN_EVENT_CLOSED:
+		t->closed = true;
+		return true;
+	default:
+		return false;
+	}
+}
+
+int tun_event_read(struct tun *t, struct tun_event *ev)
+{
+	for (;;) {
+		int r;
+
+		if (t->closed)
+			return 0;
+		r = t->ops->event(t, ev);
+		if (r <= 0) {
+			if (__atomic_load_n(&t->gone, __ATOMIC_RELAXED)) {
+				ev->type = TUN_EVENT_CLOSED;
+				ev->mtu = 0;
+				t->closed = true;
+				return 1;
+			}
+			return r;
+		}
+		if (tun_core_filter_event(t, ev))
+			return 1;
+	}
+}
+
+unsigned int tun_queues(const struct tun *t)
+{
+	return t->nqueues;
+}
+
+int tun_queue_fd(const struct tun *t, unsigned int q)
+{
+	return q < t->nqueues ? t->q[q].fd : -1;
+}
+
+const char *tun_name(const struct tun *t)
+{
+	return t->name;
+}
+
+int tun_ifindex(const struct tun *t)
+{
+	return t->ifindex;
+}
+
+int tun_mtu(struct tun *t)
+{
+	return t->ops->get_mtu(t);
+}
+
+int tun_set_mtu(struct tun *t, unsigned int mtu)
+{
+	return t->ops->set_mtu(t, mtu);
+}
+
+int tun_event_fd(const struct tun *t)
+{
+	return t->event_fd;
+}
+
+static void add_counters(struct tun_counters *d, const struct tun_counters *s)
+{
+	int k;
+
+	d->reads += s->reads;
+	d->read_packets += s->read_packets;
+	d->read_bytes += s->read_bytes;
+	d->malformed += s->malformed;
+	for (k = 0; k < TUN_GSO_KINDS; k++) {
+		d->gso[k].packets += s->gso[k].packets;
+		d->gso[k].segments += s->gso[k].segments;
+		if (s->gso[k].max_gso_size > d->gso[k].max_gso_size)
+			d->gso[k].max_gso_size = s->gso[k].max_gso_size;
+		if (s->gso[k].max_segments > d->gso[k].max_segments)
+			d->gso[k].max_segments = s->gso[k].max_segments;
+	}
+	d->writes += s->writes;
+	d->write_packets += s->write_packets;
+	d->write_bytes += s->write_bytes;
+	d->coalesced += s->coalesced;
+	d->merged += s->merged;
+	d->bad_csum += s->bad_csum;
+	d->write_errors += s->write_errors;
+	d->rejected += s->rejected;
+	d->eagain += s->eagain;
+}
+
+void tun_get_counters(const struct tun *t, struct tun_counters *c)
+{
+	unsigned int i;
+
+	memset(c, 0, sizeof(*c));
+	for (i = 0; i < t->nqueues; i++)
+		add_counters(c, &t->q[i].c);
+}
+
+void tun_get_offload(const struct tun *t, struct tun_offload_state *s)
+{
+	unsigned int gro = __atomic_load_n(&t->gro_flags, __ATOMIC_RELAXED);
+	int f;
+
+	s->vnet_hdr = t->vnet_hdr;
+	s->requested = t->requested;
+	s->accepted = t->accepted;
+	for (f = 0; f < TUN_FEAT_COUNT; f++) {
+		s->on[f] = t->feat_on[f];
+		s->why[f] = t->why[f];
+	}
+	s->on[TUN_FEAT_TCP_GRO] = gro & GRO_TCP;
+	s->on[TUN_FEAT_UDP_GRO] = gro & GRO_UDP;
+}
+
+void tun_close(struct tun *t)
+{
+	if (!t)
+		return;
+	t->ops->destroy(t);
+}

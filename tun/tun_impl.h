@@ -1,0 +1,74 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef VGUARD_TUN_TUN_IMPL_H
+#define VGUARD_TUN_TUN_IMPL_H
+
+/* Private to tun/: the device object shared by the Linux and in-memory
+ * TUNs.  The batch logic (split, GRO, counters, fallbacks) lives in
+ * tun_core.c; an implementation only moves single frames and events. */
+
+#include <net/if.h>
+#include <sys/types.h>
+
+#include "tun/tun.h"
+
+struct gro_table;
+
+struct tun_ops {
+	/* Writes one frame (virtio header first when vnet_hdr); returns the
+	 * bytes written or a negative errno (-EAGAIN: wait for POLLOUT). */
+	ssize_t (*xmit)(struct tun *t, unsigned int q, const void *buf, size_t len);
+	int (*get_mtu)(struct tun *t);
+	int (*set_mtu)(struct tun *t, unsigned int mtu);
+	/* Fetches one raw event; 1, 0 (none) or a negative errno. */
+	int (*event)(struct tun *t, struct tun_event *ev);
+	void (*destroy)(struct tun *t);
+};
+
+struct tun_queue {
+	int fd;
+	uint8_t *scratch;		/* VNET_HDR_LEN + TUN_MAX_PACKET */
+	struct gro_table *gro;
+	unsigned int gro_flags;		/* what gro was initialised with */
+	uint16_t out[TUN_MAX_BATCH];
+	struct tun_counters c;		/* written by the queue's worker only */
+};
+
+struct tun {
+	const struct tun_ops *ops;
+	char name[IFNAMSIZ];
+	int ifindex;
+	unsigned int nqueues;
+	struct tun_queue q[TUN_MAX_QUEUES];
+	int event_fd;
+	bool vnet_hdr;
+	unsigned int requested;
+	unsigned int accepted;
+	bool feat_on[TUN_FEAT_COUNT];
+	const char *why[TUN_FEAT_COUNT];
+	unsigned int gro_flags;		/* GRO_TCP | GRO_UDP; atomic */
+	unsigned int gro_logged;	/* atomic */
+	bool gone;			/* atomic: a queue saw EBADFD */
+	/* link state, control thread only */
+	bool seen_up, is_up, closed;
+	unsigned int last_mtu;
+	void (*log)(void *ctx, const char *msg);
+	void *log_ctx;
+	void *priv;
+};
+
+/* Allocates a device with nqueues queues (fds set to -1). */
+struct tun *tun_core_alloc(const struct tun_ops *ops, unsigned int nqueues,
+			   const struct tun_options *o);
+/* Frees what tun_core_alloc() made and closes queue fds >= 0. */
+void tun_core_free(struct tun *t);
+/* Sets the feature states from vnet_hdr, accepted and the options. */
+void tun_core_features(struct tun *t, const struct tun_options *o, bool uso_known);
+/* Writes a 2-segment coalesced TCP (and UDP) packet the kernel discards;
+ * turns GRO off when it is refused with EINVAL. */
+void tun_core_probe_gro(struct tun *t);
+/* Applies the link-state rules to a raw event; true when it is delivered. */
+bool tun_core_filter_event(struct tun *t, struct tun_event *ev);
+void tun_core_logf(struct tun *t, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+#endif

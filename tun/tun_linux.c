@@ -1,0 +1,401 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The Linux TUN: /dev/net/tun queues with IFF_VNET_HDR and
+ * IFF_MULTI_QUEUE, offloads probed with TUNSETOFFLOAD, MTU through an
+ * ioctl socket, link events from rtnetlink (libmnl).
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <linux/if_tun.h>
+#include <linux/rtnetlink.h>
+#include <libmnl/libmnl.h>
+
+#include "tun/tun_impl.h"
+#include "tun/virtio.h"
+
+#define TUN_EVENT_RING 32
+
+struct tun_linux {
+	struct mnl_socket *nl;
+	int ctl;		/* AF_INET datagram socket for the ioctls */
+	struct tun_event ring[TUN_EVENT_RING];
+	unsigned int head, count;
+};
+
+static struct tun_linux *lx(struct tun *t)
+{
+	return t->priv;
+}
+
+static ssize_t linux_xmit(struct tun *t, unsigned int q, const void *buf, size_t len)
+{
+	ssize_t n = write(t->q[q].fd, buf, len);
+
+	return n < 0 ? -errno : n;
+}
+
+static int linux_get_mtu(struct tun *t)
+{
+	struct ifreq ifr = { 0 };
+
+	snprintf(ifr.ifr_name, IFNAMSIZ, "%s", t->name);
+	if (ioctl(lx(t)->ctl, SIOCGIFMTU, &ifr) < 0)
+		return -errno;
+	return ifr.ifr_mtu;
+}
+
+static int linux_set_mtu(struct tun *t, unsigned int mtu)
+{
+	struct ifreq ifr = { 0 };
+
+	if (mtu < 68 || mtu > TUN_MAX_PACKET)
+		return -EINVAL;
+	snprintf(ifr.ifr_name, IFNAMSIZ, "%s", t->name);
+	ifr.ifr_mtu = mtu;
+	if (ioctl(lx(t)->ctl, SIOCSIFMTU, &ifr) < 0)
+		return -errno;
+	return 0;
+}
+
+static void ring_push(struct tun_linux *l, enum tun_event_type type, unsigned int mtu)
+{
+	struct tun_event *ev;
+
+	if (l->count == TUN_EVENT_RING) {	/* keep the newest state */
+		l->head = (l->head + 1) % TUN_EVENT_RING;
+		l->count--;
+	}
+	ev = &l->ring[(l->head + l->count) % TUN_EVENT_RING];
+	ev->type = type;
+	ev->mtu = mtu;
+	l->count++;
+}
+
+/* Still ours?  RTM_DELLINK also means "moved to another namespace", where
+ * the queues keep working; only a deleted device answers EBADFD. */
+static bool device_gone(struct tun *t)
+{
+	struct ifreq ifr = { 0 };
+
+	return ioctl(t->q[0].fd, TUNGETIFF, &ifr) < 0 && errno == EBADFD;
+}
+
+static int link_attr_cb(const struct nlattr *a, void *data)
+{
+	const struct nlattr **tb = data;
+
+	if (mnl_attr_type_valid(a, IFLA_MAX) < 0)
+		return MNL_CB_OK;
+	tb[mnl_attr_get_type(a)] = a;
+	return MNL_CB_OK;
+}
+
+static int link_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct tun *t = data;
+	struct tun_linux *l = lx(t);
+	const struct ifinfomsg *ifm = mnl_nlmsg_get_payload(nlh);
+	const struct nlattr *tb[IFLA_MAX + 1] = { 0 };
+	bool up;
+
+	if (ifm->ifi_index != t->ifindex)
+		return MNL_CB_OK;
+	if (nlh->nlmsg_type == RTM_DELLINK) {
+		if (device_gone(t))
+			ring_push(l, TUN_EVENT_CLOSED, 0);
+		return MNL_CB_OK;
+	}
+	if (nlh->nlmsg_type != RTM_NEWLINK)
+		return MNL_CB_OK;
+	mnl_attr_parse(nlh, sizeof(*ifm), link_attr_cb, tb);
+	if (tb[IFLA_MTU])
+		ring_push(l, TUN_EVENT_MTU, mnl_attr_get_u32(tb[IFLA_MTU]));
+	up = (ifm->ifi_flags & IFF_UP) && (ifm->ifi_flags & IFF_RUNNING);
+	ring_push(l, up ? TUN_EVENT_UP : TUN_EVENT_DOWN, 0);
+	return MNL_CB_OK;
+}
+
+static int linux_event(struct tun *t, struct tun_event *ev)
+{
+	struct tun_linux *l = lx(t);
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+
+	while (l->count == 0) {
+		ssize_t n = mnl_socket_recvfrom(l->nl, buf, sizeof(buf));
+
+		if (n < 0) {
+			if (errno == EAGAIN || errno == EWOULDBLOCK) {
+				if (!device_gone(t))
+					return 0;
+				ring_push(l, TUN_EVENT_CLOSED, 0);
+				continue;
+			}
+			if (errno == ENOBUFS) {	/* overrun: resynchronise */
+				int mtu = linux_get_mtu(t);
+
+				if (mtu > 0)
+					ring_push(l, TUN_EVENT_MTU, mtu);
+				continue;
+			}
+			return -errno;
+		}
+		if (mnl_cb_run(buf, n, 0, 0, link_cb, t) < 0 && errno != ESRCH)
+			return -errno;
+	}
+	*ev = l->ring[l->head];
+	l->head = (l->head + 1) % TUN_EVENT_RING;
+	l->count--;
+	return 1;
+}
+
+static void linux_destroy(struct tun *t)
+{
+	struct tun_linux *l = lx(t);
+
+	if (l) {
+		if (l->nl)
+			mnl_socket_close(l->nl);
+		if (l->ctl >= 0)
+			close(l->ctl);
+		free(l);
+	}
+	tun_core_free(t);
+}
+
+static const struct tun_ops linux_ops = {
+	.xmit = linux_xmit,
+	.get_mtu = linux_get_mtu,
+	.set_mtu = linux_set_mtu,
+	.event = linux_event,
+	.destroy = linux_destroy,
+};
+
+/* Opens one queue of `name` (updated with the kernel's choice). */
+static int open_queue(char *name, short flags)
+{
+	struct ifreq ifr = { 0 };
+	int fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC | O_NONBLOCK);
+
+	if (fd < 0)
+		return -errno;
+	snprintf(ifr.ifr_name, IFNAMSIZ, "%s", name);
+	ifr.ifr_flags = flags;
+	if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
+		int err = -errno;
+
+		close(fd);
+		return err;
+	}
+	memcpy(name, ifr.ifr_name, IFNAMSIZ);
+	name[IFNAMSIZ - 1] = '\0';
+	return fd;
+}
+
+static int try_offload(int fd, unsigned int flags)
+{
+	return ioctl(fd, TUNSETOFFLOAD, flags) < 0 ? -errno : 0;
+}
+
+/*
+ * Probed, not assumed: TSO, then USO on top (Linux >= 6.2).  Whether the
+ * kernel knows USO matters even when USO reads are off, because coalesced
+ * UDP writes need the kernel to know GSO_UDP_L4.
+ */
+static void probe_offloads(struct tun *t, const struct tun_options *o,
+			   bool *uso_known)
+{
+	const unsigned int uso = TUN_F_USO4 | TUN_F_USO6;
+	unsigned int base = TUN_F_CSUM, want;
+	int fd = t->q[0].fd;
+
+	*uso_known = false;
+	if (!o->no_tso)
+		base |= TUN_F_TSO4 | TUN_F_TSO6;
+	want = o->no_uso ? base : base | uso;
+	t->requested = want;
+	if (try_offload(fd, base | uso) == 0) {
+		*uso_known = true;
+		if (!o->no_uso) {
+			t->accepted = base | uso;
+			return;
+		}
+	}
+	if (try_offload(fd, base) == 0) {
+		t->accepted = base;
+		return;
+	}
+	if (base != TUN_F_CSUM && try_offload(fd, TUN_F_CSUM) == 0) {
+		t->accepted = TUN_F_CSUM;
+		return;
+	}
+	try_offload(fd, 0);
+	t->accepted = 0;
+}
+
+static int open_events(struct tun *t)
+{
+	struct tun_linux *l = lx(t);
+	struct ifreq ifr = { 0 };
+
+	l->nl = mnl_socket_open2(NETLINK_ROUTE, SOCK_CLOEXEC | SOCK_NONBLOCK);
+	if (!l->nl)
+		return -errno;
+	if (mnl_socket_bind(l->nl, RTMGRP_LINK, MNL_SOCKET_AUTOPID) < 0)
+		return -errno;
+	t->event_fd = mnl_socket_get_fd(l->nl);
+	/* The first state is an event too: "up" if it already is. */
+	snprintf(ifr.ifr_name, IFNAMSIZ, "%s", t->name);
+	if (ioctl(l->ctl, SIOCGIFFLAGS, &ifr) == 0 &&
+	    (ifr.ifr_flags & IFF_UP) && (ifr.ifr_flags & IFF_RUNNING))
+		ring_push(l, TUN_EVENT_UP, 0);
+	return 0;
+}
+
+/* Everything after queue 0 exists: names, offloads, MTU, events, probe. */
+static int finish_open(struct tun *t, const struct tun_options *o, short flags)
+{
+	struct tun_linux *l = lx(t);
+	unsigned int i;
+	bool uso_known = false;
+	int ret;
+
+	for (i = 1; i < t->nqueues; i++) {
+		ret = open_queue(t->name, flags);
+		if (ret < 0)
+			return ret;
+		t->q[i].fd = ret;
+	}
+	l->ctl = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (l->ctl < 0)
+		return -errno;
+	t->ifindex = if_nametoindex(t->name);
+	if (!t->ifindex)
+		return -errno;
+	t->vnet_hdr = flags & IFF_VNET_HDR;
+	if (t->vnet_hdr && o->no_vnet_hdr)
+		try_offload(t->q[0].fd, 0);	/* a passed fd we can't change */
+	else if (t->vnet_hdr)
+		probe_offloads(t, o, &uso_known);
+	tun_core_features(t, o, uso_known);
+	if (t->vnet_hdr && o->no_vnet_hdr) {
+		__atomic_store_n(&t->gro_flags, 0, __ATOMIC_RELAXED);
+		for (i = 0; i < TUN_FEAT_COUNT; i++) {
+			t->feat_on[i] = false;
+			t->why[i] = "offloads off by option";
+		}
+	}
+	if (!o->keep_mtu) {
+		ret = linux_set_mtu(t, o->mtu ? o->mtu : TUN_DEFAULT_MTU);
+		if (ret < 0)
+			return ret;
+	}
+	ret = linux_get_mtu(t);
+	if (ret < 0)
+		return ret;
+	t->last_mtu = ret;
+	ret = open_events(t);
+	if (ret < 0)
+		return ret;
+	if (!o->no_gro_probe)
+		tun_core_probe_gro(t);
+	return 0;
+}
+
+static struct tun *alloc_linux(const struct tun_options *o)
+{
+	unsigned int nq = o->queues ? o->queues : 1;
+	struct tun *t = tun_core_alloc(&linux_ops, nq, o);
+	struct tun_linux *l;
+
+	if (!t)
+		return NULL;
+	l = calloc(1, sizeof(*l));
+	if (!l) {
+		tun_core_free(t);
+		return NULL;
+	}
+	l->ctl = -1;
+	t->priv = l;
+	return t;
+}
+
+int tun_open(struct tun **out, const char *name, const struct tun_options *opts)
+{
+	struct tun_options def;
+	short flags = IFF_TUN | IFF_NO_PI | IFF_MULTI_QUEUE;
+	struct tun *t;
+	int ret;
+
+	if (!opts) {
+		tun_options_init(&def);
+		opts = &def;
+	}
+	if (!name || strlen(name) >= IFNAMSIZ || opts->queues > TUN_MAX_QUEUES)
+		return -EINVAL;
+	if (!opts->no_vnet_hdr)
+		flags |= IFF_VNET_HDR;
+	t = alloc_linux(opts);
+	if (!t)
+		return -ENOMEM;
+	snprintf(t->name, IFNAMSIZ, "%s", name);
+	ret = open_queue(t->name, flags);
+	if (ret < 0)
+		goto fail;
+	t->q[0].fd = ret;
+	ret = finish_open(t, opts, flags);
+	if (ret < 0)
+		goto fail;
+	*out = t;
+	return 0;
+fail:
+	linux_destroy(t);
+	return ret;
+}
+
+int tun_open_fd(struct tun **out, int fd, const struct tun_options *opts)
+{
+	struct tun_options def;
+	struct ifreq ifr = { 0 };
+	struct tun_options o;
+	struct tun *t;
+	int ret, fl;
+
+	if (!opts) {
+		tun_options_init(&def);
+		opts = &def;
+	}
+	o = *opts;
+	if (ioctl(fd, TUNGETIFF, &ifr) < 0)
+		return -errno;
+	if (!(ifr.ifr_flags & IFF_TUN) || !(ifr.ifr_flags & IFF_NO_PI))
+		return -EINVAL;
+	if (!(ifr.ifr_flags & IFF_MULTI_QUEUE))
+		o.queues = 1;
+	fl = fcntl(fd, F_GETFL);
+	if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0 ||
+	    fcntl(fd, F_SETFD, FD_CLOEXEC) < 0)
+		return -errno;
+	t = alloc_linux(&o);
+	if (!t)
+		return -ENOMEM;
+	memcpy(t->name, ifr.ifr_name, IFNAMSIZ);
+	t->name[IFNAMSIZ - 1] = '\0';
+	t->q[0].fd = fd;
+	ret = finish_open(t, &o, ifr.ifr_flags & (IFF_TUN | IFF_NO_PI |
+						 IFF_VNET_HDR | IFF_MULTI_QUEUE));
+	if (ret < 0) {
+		t->q[0].fd = -1;	/* on failure the caller keeps its fd */
+		linux_destroy(t);
+		return ret;
+	}
+	*out = t;
+	return 0;
+}
