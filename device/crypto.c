@@ -411,11 +411,11 @@ bool crypto_equal(const void *a, const void *b, size_t len)
 /* ---- The data-path seam ---- */
 
 /*
- * OpenSSL when configure found it (the aead-bench figures in README.md
- * explain why), libsodium otherwise.
+ * With OpenSSL, libcrypto for long packets and libsodium for short ones;
+ * the aead-bench figures in README.md explain why.
  */
 #ifdef HAVE_OPENSSL
-#define DP_BACKEND dp_aead_openssl
+#define DP_BACKEND dp_aead_hybrid
 #else
 #define DP_BACKEND dp_aead_sodium
 #endif

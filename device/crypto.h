@@ -107,6 +107,9 @@ struct dp_aead_ops {
 extern const struct dp_aead_ops dp_aead_sodium;
 #ifdef HAVE_OPENSSL
 extern const struct dp_aead_ops dp_aead_openssl;
+/* What dp_aead_* use with OpenSSL: libcrypto for long packets, libsodium
+ * for short ones, where its lower per-call cost wins. */
+extern const struct dp_aead_ops dp_aead_hybrid;
 #endif
 
 /* Randomness and secret hygiene. */

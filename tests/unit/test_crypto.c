@@ -9,6 +9,7 @@
 
 #include <check.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -430,6 +431,7 @@ static const struct dp_aead_ops *const backends[] = {
 	&dp_aead_sodium,
 #ifdef HAVE_OPENSSL
 	&dp_aead_openssl,
+	&dp_aead_hybrid,
 #endif
 };
 #define N_BACKENDS (sizeof(backends) / sizeof(backends[0]))
@@ -546,6 +548,56 @@ START_TEST(seam_rejects_forgeries)
 }
 END_TEST
 
+struct mt_arg {
+	const struct dp_aead_ops *ops;
+	struct dp_aead *a;
+	const uint8_t *key;
+	int id, bad;
+};
+
+/* Several threads sealing and opening with one shared context, each
+ * checked against the libsodium handshake AEAD. */
+static void *mt_worker(void *p)
+{
+	struct mt_arg *m = p;
+	uint8_t buf[1420 + 16], ref[1420 + 16];
+
+	for (int i = 0; i < 3000; i++) {
+		size_t len = (i * 37 + m->id * 11) % 1421;
+		uint64_t nonce = (uint64_t)m->id << 32 | i;
+
+		memset(buf, i ^ m->id, len);
+		aead_encrypt(ref, buf, len, NULL, 0, nonce, m->key);
+		m->ops->seal(m->a, nonce, buf, len);
+		if (memcmp(buf, ref, len + 16) ||
+		    m->ops->open(m->a, nonce, buf, len + 16))
+			m->bad++;
+	}
+	return NULL;
+}
+
+START_TEST(seam_threads_share_context)
+{
+	const struct dp_aead_ops *ops = backends[_i];
+	struct mt_arg args[4];
+	pthread_t th[4];
+	uint8_t key[32];
+	struct dp_aead *a;
+
+	crypto_random(key, 32);
+	a = ops->new(key);
+	for (int t = 0; t < 4; t++) {
+		args[t] = (struct mt_arg){ .ops = ops, .a = a, .key = key, .id = t };
+		ck_assert_int_eq(pthread_create(&th[t], NULL, mt_worker, &args[t]), 0);
+	}
+	for (int t = 0; t < 4; t++) {
+		pthread_join(th[t], NULL);
+		ck_assert_int_eq(args[t].bad, 0);
+	}
+	ops->free(a);
+}
+END_TEST
+
 START_TEST(seam_default_backend)
 {
 	uint8_t key[32], buf[64 + 16];
@@ -562,7 +614,7 @@ START_TEST(seam_default_backend)
 	ck_assert_int_eq(dp_aead_open(a, 1, buf, 80), -EBADMSG);
 	dp_aead_free(a);
 #ifdef HAVE_OPENSSL
-	ck_assert_str_eq(dp_aead_backend(), dp_aead_openssl.name);
+	ck_assert_str_eq(dp_aead_backend(), dp_aead_hybrid.name);
 #else
 	ck_assert_str_eq(dp_aead_backend(), "libsodium");
 #endif
@@ -608,6 +660,7 @@ static Suite *crypto_suite(void)
 	tcase_add_loop_test(tc, seam_known_answers, 0, 4 * N_BACKENDS);
 	tcase_add_test(tc, seam_backends_agree);
 	tcase_add_loop_test(tc, seam_rejects_forgeries, 0, N_BACKENDS);
+	tcase_add_loop_test(tc, seam_threads_share_context, 0, N_BACKENDS);
 	tcase_add_test(tc, seam_default_backend);
 	suite_add_tcase(s, tc);
 	return s;
