@@ -1,0 +1,708 @@
+// SPDX-License-Identifier: MIT
+/* The UAPI against wireguard-go's byte-exact behaviour, over the in-memory
+ * store: every key, every error value, get formatting, atomicity, several
+ * operations per connection, and the socket server in a temporary dir. */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+
+#include <check.h>
+#include <sodium.h>
+
+#include "device/uapi.h"
+
+/* Keys from wg genkey / pubkey (RFC 7748-style clamped), as hex. */
+#define PRIV_A "e84b5a6d2717c1003a13b431570353dbaca9146cf150c5f8575680feba52027a"
+#define PEER1 "b85996fecc9c7f1fc6d2572a76eda11d59bcd20be8e543b15ce4bd85a8e75a33"
+#define PEER2 "58402e695ba1772b1cc9309755f043251ea77fdcf10fbe63989ceb7e19321376"
+#define PEER3 "662e14fd594556f522604703340351258903b64f35553763f19426ab2a515c58"
+#define PSK "188515093e952f5f22e865cef3012e72f8b5f0b598ac0309d5dacce3b70fcf52"
+#define ZERO_KEY "0000000000000000000000000000000000000000000000000000000000000000"
+
+static struct uapi_store store;
+static struct uapi_conn conn;
+
+static void setup(void)
+{
+	uapi_store_init(&store);
+	uapi_conn_init(&conn, &uapi_store_ops, &store);
+}
+
+static void teardown(void)
+{
+	uapi_conn_free(&conn);
+	uapi_store_free(&store);
+}
+
+/* Feeds req to a fresh connection and returns the reply (static buffer). */
+static const char *talk_eof(const char *req, bool eof)
+{
+	static char reply[1 << 16];
+	struct uapi_conn c;
+
+	uapi_conn_init(&c, &uapi_store_ops, &store);
+	ck_assert_int_eq(uapi_conn_input(&c, req, strlen(req), eof), 0);
+	ck_assert_uint_lt(c.out_len, sizeof(reply));
+	if (c.out_len)
+		memcpy(reply, c.out, c.out_len);
+	reply[c.out_len] = '\0';
+	uapi_conn_free(&c);
+	return reply;
+}
+
+static const char *talk(const char *req)
+{
+	return talk_eof(req, false);
+}
+
+static void set_ok(const char *body)
+{
+	char req[8192];
+
+	snprintf(req, sizeof(req), "set=1\n%s\n\n", body);
+	ck_assert_str_eq(talk(req), "errno=0\n\n");
+}
+
+static void set_err(const char *body, int err)
+{
+	char req[8192], want[32];
+
+	snprintf(req, sizeof(req), "set=1\n%s\n\n", body);
+	snprintf(want, sizeof(want), "errno=%d\n\n", err);
+	ck_assert_str_eq(talk(req), want);
+}
+
+static const char *get(void)
+{
+	return talk("get=1\n\n");
+}
+
+START_TEST(test_get_empty)
+{
+	ck_assert_str_eq(get(), "errno=0\n\n");
+}
+END_TEST
+
+START_TEST(test_set_device_and_get_order)
+{
+	set_ok("private_key=" PRIV_A "\nlisten_port=51820\nfwmark=4660\n"
+	       "public_key=" PEER1 "\npreshared_key=" PSK "\n"
+	       "endpoint=192.0.2.1:51821\npersistent_keepalive_interval=25\n"
+	       "allowed_ip=10.0.0.2/32\nallowed_ip=fd00::2/128\n"
+	       "protocol_version=1\n"
+	       "public_key=" PEER2 "\nallowed_ip=10.0.1.0/24\n");
+	ck_assert_str_eq(get(),
+		"private_key=" PRIV_A "\nlisten_port=51820\nfwmark=4660\n"
+		"public_key=" PEER1 "\npreshared_key=" PSK "\n"
+		"protocol_version=1\nendpoint=192.0.2.1:51821\n"
+		"last_handshake_time_sec=0\nlast_handshake_time_nsec=0\n"
+		"tx_bytes=0\nrx_bytes=0\npersistent_keepalive_interval=25\n"
+		"allowed_ip=10.0.0.2/32\nallowed_ip=fd00::2/128\n"
+		"public_key=" PEER2 "\npreshared_key=" ZERO_KEY "\n"
+		"protocol_version=1\n"
+		"last_handshake_time_sec=0\nlast_handshake_time_nsec=0\n"
+		"tx_bytes=0\nrx_bytes=0\npersistent_keepalive_interval=0\n"
+		"allowed_ip=10.0.1.0/24\n"
+		"errno=0\n\n");
+}
+END_TEST
+
+START_TEST(test_private_key_clamped_and_zero)
+{
+	/* Unclamped bytes come back clamped, as FromMaybeZeroHex does. */
+	set_ok("private_key=ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff");
+	ck_assert_str_eq(get(), "private_key="
+		"f8ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f\n"
+		"errno=0\n\n");
+	/* Upper-case hex is accepted; output is lower-case. */
+	set_ok("private_key=E84B5A6D2717C1003A13B431570353DBACA9146CF150C5F8575680FEBA52027A");
+	ck_assert_str_eq(get(), "private_key=" PRIV_A "\nerrno=0\n\n");
+	set_ok("private_key=" ZERO_KEY);
+	ck_assert_str_eq(get(), "errno=0\n\n");
+}
+END_TEST
+
+START_TEST(test_listen_port_fwmark_zero_hidden)
+{
+	set_ok("listen_port=0\nfwmark=0");
+	ck_assert_str_eq(get(), "errno=0\n\n");
+	set_ok("listen_port=065535\nfwmark=4294967295");
+	ck_assert_str_eq(get(), "listen_port=65535\nfwmark=4294967295\nerrno=0\n\n");
+}
+END_TEST
+
+START_TEST(test_errors)
+{
+	/* Each of wireguard-go's error paths and its value. */
+	set_err("listen_port", -71);
+	set_err("foo=bar", -22);
+	set_err("=1", -22);
+	set_err("listen_port=65536", -22);
+	set_err("listen_port=-1", -22);
+	set_err("listen_port=+1", -22);
+	set_err("listen_port=", -22);
+	set_err("fwmark=4294967296", -22);
+	set_err("fwmark=0x10", -22);
+	set_err("private_key=" PRIV_A "00", -22);
+	set_err("private_key=zz4b5a6d2717c1003a13b431570353dbaca9146cf150c5f8575680feba52027a", -22);
+	set_err("private_key=", -22);
+	set_err("replace_peers=false", -22);
+	set_err("replace_peers=TRUE", -22);
+	set_err("public_key=" PEER1 "0", -22);
+	set_err("public_key=", -22);
+	/* Device keys after a peer are peer keys, so invalid there. */
+	set_err("public_key=" PEER1 "\nlisten_port=1", -22);
+	set_err("public_key=" PEER1 "\nprivate_key=" PRIV_A, -22);
+	set_err("public_key=" PEER1 "\nremove=false", -22);
+	set_err("public_key=" PEER1 "\nupdate_only=1", -22);
+	set_err("public_key=" PEER1 "\npreshared_key=12", -22);
+	set_err("public_key=" PEER1 "\nendpoint=1.2.3.4", -22);
+	set_err("public_key=" PEER1 "\nendpoint=1.2.3.4:", -22);
+	set_err("public_key=" PEER1 "\nendpoint=1.2.3.4:65536", -22);
+	set_err("public_key=" PEER1 "\nendpoint=::1:80", -22);
+	set_err("public_key=" PEER1 "\nendpoint=[1.2.3.4]:80", -22);
+	set_err("public_key=" PEER1 "\nendpoint=[::1:80", -22);
+	set_err("public_key=" PEER1 "\nendpoint=01.2.3.4:80", -22);
+	set_err("public_key=" PEER1 "\nendpoint=example.com:80", -22);
+	set_err("public_key=" PEER1 "\nendpoint=[fe80::1%]:80", -22);
+	set_err("public_key=" PEER1 "\npersistent_keepalive_interval=65536", -22);
+	set_err("public_key=" PEER1 "\nreplace_allowed_ips=yes", -22);
+	set_err("public_key=" PEER1 "\nallowed_ip=10.0.0.0", -22);
+	set_err("public_key=" PEER1 "\nallowed_ip=10.0.0.0/33", -22);
+	set_err("public_key=" PEER1 "\nallowed_ip=10.0.0.0/08", -22);
+	set_err("public_key=" PEER1 "\nallowed_ip=10.0.0.0/+8", -22);
+	set_err("public_key=" PEER1 "\nallowed_ip=10.0.0.0/", -22);
+	set_err("public_key=" PEER1 "\nallowed_ip=fd00::/129", -22);
+	set_err("public_key=" PEER1 "\nallowed_ip=fe80::%eth0/64", -22);
+	set_err("public_key=" PEER1 "\nallowed_ip=--10.0.0.0/8", -22);
+	set_err("public_key=" PEER1 "\nprotocol_version=2", -22);
+	set_err("public_key=" PEER1 "\nbogus=1", -22);
+	set_err("public_key=" PEER1 "\nno-equals-sign", -71);
+	/* The first error wins, even if a later line is worse. */
+	set_err("listen_port=x\nnoequals", -22);
+	/* None of that changed anything. */
+	ck_assert_str_eq(get(), "errno=0\n\n");
+}
+END_TEST
+
+START_TEST(test_atomic_failure)
+{
+	set_ok("listen_port=1000\npublic_key=" PEER1 "\nallowed_ip=10.0.0.1/32");
+	/* A good peer section, then an error: nothing may be applied. */
+	set_err("listen_port=2000\nreplace_peers=true\npublic_key=" PEER2
+		"\nallowed_ip=10.0.0.1/32\npublic_key=" PEER3
+		"\nendpoint=nonsense", -22);
+	ck_assert_str_eq(get(),
+		"listen_port=1000\n"
+		"public_key=" PEER1 "\npreshared_key=" ZERO_KEY "\n"
+		"protocol_version=1\n"
+		"last_handshake_time_sec=0\nlast_handshake_time_nsec=0\n"
+		"tx_bytes=0\nrx_bytes=0\npersistent_keepalive_interval=0\n"
+		"allowed_ip=10.0.0.1/32\nerrno=0\n\n");
+}
+END_TEST
+
+static int refuse_port(void *arg, uint16_t *port)
+{
+	(void)arg;
+	return *port == 2000 ? -EADDRINUSE : 0;
+}
+
+static int refuse_mark(void *arg, uint32_t mark)
+{
+	(void)arg;
+	return mark == 7 ? -EPERM : 0;
+}
+
+START_TEST(test_port_in_use_atomic)
+{
+	store.bind_port = refuse_port;
+	store.set_mark = refuse_mark;
+	set_ok("listen_port=1000");
+	/* The rebind fails after the peer section parsed fine: -98 and no
+	 * peer left behind. */
+	set_err("listen_port=2000\npublic_key=" PEER1 "\nallowed_ip=10.0.0.1/32", -98);
+	set_err("fwmark=7\npublic_key=" PEER1, -98);
+	ck_assert_str_eq(get(), "listen_port=1000\nerrno=0\n\n");
+}
+END_TEST
+
+START_TEST(test_remove_update_only_replace)
+{
+	set_ok("public_key=" PEER1 "\nallowed_ip=10.0.0.1/32\n"
+	       "public_key=" PEER2 "\nallowed_ip=10.0.0.2/32");
+	/* update_only on a missing peer: the section is ignored. */
+	set_ok("public_key=" PEER3 "\nupdate_only=true\nallowed_ip=10.0.0.3/32");
+	/* update_only on an existing one: applied. */
+	set_ok("public_key=" PEER2 "\nupdate_only=true\nallowed_ip=10.0.0.22/32");
+	/* remove, with later lines ignored. */
+	set_ok("public_key=" PEER1 "\nremove=true\nallowed_ip=10.9.9.9/32");
+	ck_assert_str_eq(get(),
+		"public_key=" PEER2 "\npreshared_key=" ZERO_KEY "\n"
+		"protocol_version=1\n"
+		"last_handshake_time_sec=0\nlast_handshake_time_nsec=0\n"
+		"tx_bytes=0\nrx_bytes=0\npersistent_keepalive_interval=0\n"
+		"allowed_ip=10.0.0.2/32\nallowed_ip=10.0.0.22/32\nerrno=0\n\n");
+	/* Removing a peer that does not exist is fine. */
+	set_ok("public_key=" PEER3 "\nremove=true");
+	set_ok("replace_peers=true");
+	ck_assert_str_eq(get(), "errno=0\n\n");
+}
+END_TEST
+
+START_TEST(test_allowed_ips_semantics)
+{
+	set_ok("public_key=" PEER1 "\nallowed_ip=10.0.0.1/24\nallowed_ip=192.168.1.7/16\n"
+	       "allowed_ip=fd00:1:2:3:4:5:6:7/48\nallowed_ip=0.0.0.0/0\n"
+	       "allowed_ip=::/0\nallowed_ip=::ffff:10.1.2.3/120\n"
+	       "allowed_ip=10.0.0.0/24");
+	ck_assert_str_eq(get(),
+		"public_key=" PEER1 "\npreshared_key=" ZERO_KEY "\n"
+		"protocol_version=1\n"
+		"last_handshake_time_sec=0\nlast_handshake_time_nsec=0\n"
+		"tx_bytes=0\nrx_bytes=0\npersistent_keepalive_interval=0\n"
+		"allowed_ip=10.0.0.0/24\nallowed_ip=192.168.0.0/16\n"
+		"allowed_ip=fd00:1:2::/48\nallowed_ip=0.0.0.0/0\n"
+		"allowed_ip=::/0\nallowed_ip=::ffff:10.1.2.0/120\nerrno=0\n\n");
+	/* -prefix removes only from its owner; another peer's is untouched. */
+	set_ok("public_key=" PEER2 "\nallowed_ip=172.16.0.0/12\n"
+	       "public_key=" PEER1 "\nallowed_ip=-172.16.0.0/12\n"
+	       "allowed_ip=-192.168.0.0/16\nallowed_ip=-0.0.0.0/0\n"
+	       "allowed_ip=-::/0\nallowed_ip=-::ffff:10.1.2.0/120\n"
+	       "allowed_ip=-10.99.0.0/16");
+	/* Adding another peer's prefix moves it. */
+	set_ok("public_key=" PEER2 "\nallowed_ip=10.0.0.0/24");
+	ck_assert_str_eq(get(),
+		"public_key=" PEER1 "\npreshared_key=" ZERO_KEY "\n"
+		"protocol_version=1\n"
+		"last_handshake_time_sec=0\nlast_handshake_time_nsec=0\n"
+		"tx_bytes=0\nrx_bytes=0\npersistent_keepalive_interval=0\n"
+		"allowed_ip=fd00:1:2::/48\n"
+		"public_key=" PEER2 "\npreshared_key=" ZERO_KEY "\n"
+		"protocol_version=1\n"
+		"last_handshake_time_sec=0\nlast_handshake_time_nsec=0\n"
+		"tx_bytes=0\nrx_bytes=0\npersistent_keepalive_interval=0\n"
+		"allowed_ip=172.16.0.0/12\nallowed_ip=10.0.0.0/24\nerrno=0\n\n");
+	/* replace_allowed_ips acts where it stands. */
+	set_ok("public_key=" PEER2 "\nallowed_ip=10.5.0.0/16\nreplace_allowed_ips=true\n"
+	       "allowed_ip=10.6.0.0/16");
+	ck_assert(strstr(get(), "persistent_keepalive_interval=0\nallowed_ip=10.6.0.0/16\nerrno=0\n\n"));
+}
+END_TEST
+
+START_TEST(test_endpoints)
+{
+	static const char *const cases[][2] = {
+		{ "192.0.2.1:0", "192.0.2.1:0" },
+		{ "192.0.2.1:051820", "192.0.2.1:51820" },
+		{ "[::1]:1", "[::1]:1" },
+		{ "[2001:DB8:0:0:0:0:0:1]:65535", "[2001:db8::1]:65535" },
+		{ "[2001:db8:0:1:0:0:1:0]:2", "[2001:db8:0:1::1:0]:2" },
+		{ "[1:0:0:2:0:0:0:3]:2", "[1:0:0:2::3]:2" },
+		{ "[1:0:1:1:1:1:1:1]:2", "[1:0:1:1:1:1:1:1]:2" },
+		{ "[::ffff:192.0.2.5]:9", "[::ffff:192.0.2.5]:9" },
+		{ "[::192.0.2.5]:9", "[::c000:205]:9" },
+		{ "[fe80::1%7]:9", "[fe80::1%7]:9" },
+	};
+	char req[512], want[256];
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		snprintf(req, sizeof(req), "public_key=" PEER1 "\nendpoint=%s", cases[i][0]);
+		set_ok(req);
+		snprintf(want, sizeof(want), "endpoint=%s\n", cases[i][1]);
+		ck_assert_msg(strstr(get(), want), "endpoint %s", cases[i][0]);
+	}
+}
+END_TEST
+
+START_TEST(test_own_key_ignored)
+{
+	uint8_t sk[32], pk[32];
+	char hex[65], body[512];
+
+	sodium_hex2bin(sk, 32, PRIV_A, 64, NULL, NULL, NULL);
+	crypto_scalarmult_base(pk, sk);
+	sodium_bin2hex(hex, sizeof(hex), pk, 32);
+	/* A peer with our own public key is removed by the new private key
+	 * and a later section for it is silently ignored. */
+	snprintf(body, sizeof(body), "public_key=%s\nallowed_ip=10.0.0.1/32", hex);
+	set_ok(body);
+	snprintf(body, sizeof(body), "private_key=" PRIV_A "\npublic_key=%s\n"
+		 "allowed_ip=10.0.0.1/32", hex);
+	set_ok(body);
+	ck_assert_str_eq(get(), "private_key=" PRIV_A "\nerrno=0\n\n");
+}
+END_TEST
+
+START_TEST(test_keepalive_psk_last_wins)
+{
+	set_ok("public_key=" PEER1 "\npersistent_keepalive_interval=5\n"
+	       "persistent_keepalive_interval=65535\npreshared_key=" PSK);
+	ck_assert(strstr(get(), "persistent_keepalive_interval=65535\n"));
+	ck_assert(strstr(get(), "preshared_key=" PSK "\n"));
+	set_ok("public_key=" PEER1 "\npreshared_key=" ZERO_KEY);
+	ck_assert(strstr(get(), "preshared_key=" ZERO_KEY "\n"));
+}
+END_TEST
+
+START_TEST(test_several_ops_one_conn)
+{
+	const char *req = "set=1\nlisten_port=7\n\nget=1\n\nset=1\nbad\n\n"
+			  "get=1\n\nstats=1\n\nget=1\nX";
+
+	const char *want = "errno=0\n\nlisten_port=7\nerrno=0\n\nerrno=-71\n\n"
+			   "listen_port=7\nerrno=0\n\noffload_tso=on\n";
+	char out[4096];
+
+	ck_assert_int_eq(uapi_conn_input(&conn, req, strlen(req), false), 0);
+	ck_assert_uint_lt(conn.out_len, sizeof(out));
+	memcpy(out, conn.out, conn.out_len);
+	out[conn.out_len] = '\0';
+	ck_assert_int_eq(strncmp(out, want, strlen(want)), 0);
+	/* get=1 followed by anything but a newline: -EINVAL, and go on. */
+	ck_assert_str_eq(out + strlen(out) - 21, "\nerrno=0\n\nerrno=-22\n\n");
+	ck_assert(!uapi_conn_done(&conn));
+	ck_assert_int_eq(uapi_conn_input(&conn, "get=1\n\n", 7, false), 0);
+	ck_assert(!uapi_conn_done(&conn));
+}
+END_TEST
+
+START_TEST(test_split_input_bytewise)
+{
+	const char *req = "set=1\r\n";	/* not a valid op: closes */
+	const char *ok = "set=1\nlisten_port=9\r\n\r\nget=1\n\n";
+	size_t i;
+
+	ck_assert_int_eq(uapi_conn_input(&conn, req, strlen(req), false), 0);
+	ck_assert(uapi_conn_done(&conn));
+	ck_assert_uint_eq(conn.out_len, 0);
+	uapi_conn_free(&conn);
+	uapi_conn_init(&conn, &uapi_store_ops, &store);
+	for (i = 0; i < strlen(ok); i++)
+		ck_assert_int_eq(uapi_conn_input(&conn, ok + i, 1, false), 0);
+	ck_assert_uint_eq(conn.out_len, strlen("errno=0\n\nlisten_port=9\nerrno=0\n\n"));
+	ck_assert_int_eq(memcmp(conn.out, "errno=0\n\nlisten_port=9\nerrno=0\n\n",
+				conn.out_len), 0);
+}
+END_TEST
+
+START_TEST(test_bad_op_closes)
+{
+	ck_assert_str_eq(talk("bogus=1\nget=1\n\n"), "");
+	ck_assert_str_eq(talk("get=2\n"), "");
+	ck_assert_int_eq(uapi_conn_input(&conn, "getxxxxxxxxx", 12, false), 0);
+	ck_assert(uapi_conn_done(&conn));
+}
+END_TEST
+
+START_TEST(test_set_at_eof)
+{
+	/* Without the blank line, EOF ends the operation (bufio.Scanner). */
+	ck_assert_str_eq(talk_eof("set=1\nlisten_port=3", true), "errno=0\n\n");
+	ck_assert_str_eq(get(), "listen_port=3\nerrno=0\n\n");
+	ck_assert_str_eq(talk_eof("set=1\nlisten_port=4\nbad", true), "errno=-71\n\n");
+	/* Unfinished without EOF: nothing yet. */
+	ck_assert_str_eq(talk("set=1\nlisten_port=4\n"), "");
+	ck_assert_str_eq(talk_eof("get=1\n", true), "");
+	ck_assert_str_eq(get(), "listen_port=3\nerrno=0\n\n");
+}
+END_TEST
+
+START_TEST(test_line_too_long)
+{
+	size_t n = UAPI_MAX_LINE + 10;
+	char *req = malloc(n + 1);
+
+	memcpy(req, "set=1\nfoo=", 10);
+	memset(req + 10, 'a', n - 10);
+	req[n] = '\0';
+	ck_assert_int_eq(uapi_conn_input(&conn, req, n, false), 0);
+	ck_assert_uint_eq(conn.out_len, strlen("errno=-5\n\n"));
+	ck_assert_int_eq(memcmp(conn.out, "errno=-5\n\n", conn.out_len), 0);
+	ck_assert(uapi_conn_done(&conn));
+	free(req);
+}
+END_TEST
+
+START_TEST(test_stats)
+{
+	const char *r;
+
+	set_ok("public_key=" PEER1);
+	store.stats.udp_gso = UAPI_OFFLOAD_UNSUPPORTED;
+	store.stats.tcp_gro = UAPI_OFFLOAD_DISABLED;
+	store.stats.tx_bytes = 12345678901234ULL;
+	store.stats.drop_no_peer = 3;
+	r = talk("stats=1\n\n");
+	ck_assert_int_eq(strncmp(r,
+		"offload_tso=on\noffload_uso=on\noffload_tcp_gro=off:disabled\n"
+		"offload_udp_gro=on\noffload_udp_gso=off:unsupported\n"
+		"offload_udp_gro_rx=on\ntx_packets=0\ntx_bytes=12345678901234\n", 150), 0);
+	ck_assert_ptr_nonnull(strstr(r, "\ndrop_no_peer=3\n"));
+	ck_assert_ptr_nonnull(strstr(r, "\nicmp_unreachable_sent=0\npublic_key=" PEER1
+				     "\ntx_packets=0\n"));
+	ck_assert_ptr_nonnull(strstr(r, "\ndrop_queue_full=0\nerrno=0\n\n"));
+	ck_assert_str_eq(talk("stats=1\nx"), "errno=-22\n\n");
+}
+END_TEST
+
+START_TEST(test_errno_map)
+{
+	ck_assert_int_eq(uapi_errno(0), 0);
+	ck_assert_int_eq(uapi_errno(-EIO), -5);
+	ck_assert_int_eq(uapi_errno(-EPROTO), -71);
+	ck_assert_int_eq(uapi_errno(-EINVAL), -22);
+	ck_assert_int_eq(uapi_errno(-EADDRINUSE), -98);
+	ck_assert_int_eq(uapi_errno(-ENOMEM), -55);
+	ck_assert_int_eq(uapi_errno(-EPERM), -55);
+}
+END_TEST
+
+START_TEST(test_parse_set_txn)
+{
+	struct uapi_txn t;
+
+	ck_assert_int_eq(uapi_parse_set(&t, "listen_port=5\nreplace_peers=true\n"
+		"public_key=" PEER1 "\nremove=true\npublic_key=" PEER1
+		"\nallowed_ip=-10.0.0.0/8\nreplace_allowed_ips=true\n"
+		"allowed_ip=10.1.0.0/16\nendpoint=[::1]:5\n\nignored", 1000), 0);
+	ck_assert_uint_eq(t.flags, UAPI_DEV_LISTEN_PORT | UAPI_DEV_REPLACE_PEERS);
+	ck_assert_uint_eq(t.listen_port, 5);
+	ck_assert_uint_eq(t.n_peers, 2);
+	ck_assert_uint_eq(t.peers[0].flags, UAPI_PEER_REMOVE);
+	ck_assert_uint_eq(t.peers[1].flags,
+			  UAPI_PEER_REPLACE_ALLOWED_IPS | UAPI_PEER_ENDPOINT);
+	ck_assert_uint_eq(t.peers[1].n_aips, 3);
+	ck_assert_int_eq(t.peers[1].aips[0].action, UAPI_AIP_REMOVE);
+	ck_assert_int_eq(t.peers[1].aips[1].action, UAPI_AIP_CLEAR);
+	ck_assert_int_eq(t.peers[1].aips[2].action, UAPI_AIP_ADD);
+	ck_assert_uint_eq(t.peers[1].aips[2].prefix.cidr, 16);
+	ck_assert_int_eq(t.peers[1].endpoint.in6.sin6_family, AF_INET6);
+	uapi_txn_clear(&t);
+}
+END_TEST
+
+/* ---- the socket server, in a temporary directory ---- */
+
+static char tmpdir[64];
+
+static void srv_setup(void)
+{
+	setup();
+	strcpy(tmpdir, "/tmp/vguard-uapi-XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(tmpdir));
+}
+
+static void srv_teardown(void)
+{
+	char cmd[128];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);
+	ck_assert_int_eq(system(cmd), 0);
+	teardown();
+}
+
+static int connect_to(const char *path)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+
+	strcpy(sun.sun_path, path);
+	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun))) {
+		close(fd);
+		return -errno;
+	}
+	return fd;
+}
+
+static void epoll_add(void *arg, int fd)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.fd = fd };
+
+	ck_assert_int_eq(epoll_ctl(*(int *)arg, EPOLL_CTL_ADD, fd, &ev), 0);
+}
+
+/* Runs the server loop until the client's reply has arrived. */
+static void pump(struct uapi_server *srv, int ep, int client, char *out, size_t size)
+{
+	struct epoll_event evs[8], ev;
+	size_t got = 0;
+	int i, n, r, iter;
+
+	for (iter = 0; iter < 200; iter++) {
+		n = epoll_wait(ep, evs, 8, 10);
+		for (i = 0; i < n; i++) {
+			if (evs[i].data.fd == srv->listen_fd) {
+				uapi_server_accept(srv, epoll_add, &ep);
+				continue;
+			}
+			r = uapi_server_service(srv, evs[i].data.fd, evs[i].events);
+			if (r == 0 || r == 2) {
+				ev.events = r == 2 ? EPOLLOUT : EPOLLIN;
+				ev.data.fd = evs[i].data.fd;
+				epoll_ctl(ep, EPOLL_CTL_MOD, ev.data.fd, &ev);
+			}
+		}
+		r = (int)recv(client, out + got, size - got - 1, MSG_DONTWAIT);
+		if (r > 0)
+			got += (size_t)r;
+		out[got] = '\0';
+		if (got >= 2 && !strcmp(out + got - 2, "\n\n") && strstr(out, "errno="))
+			return;
+	}
+	ck_abort_msg("no reply, got '%s'", out);
+}
+
+START_TEST(test_server)
+{
+	struct uapi_server srv;
+	struct epoll_event ev;
+	char path[108], out[4096], big[4096];
+	struct stat st;
+	int fd, fd2, ep, c, i;
+
+	ck_assert_int_eq(uapi_socket_path(path, sizeof(path), tmpdir, "wgt0"), 0);
+	fd = uapi_listen(tmpdir, "wgt0");
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(stat(path, &st), 0);
+	ck_assert(S_ISSOCK(st.st_mode));
+	ck_assert_uint_eq(st.st_mode & 0777, 0700);
+	/* A live socket is refused. */
+	ck_assert_int_eq(uapi_listen(tmpdir, "wgt0"), -EADDRINUSE);
+	ck_assert_int_eq(uapi_server_init(&srv, fd, path, &uapi_store_ops, &store), 0);
+	ck_assert(!uapi_server_gone(&srv));
+
+	ep = epoll_create1(EPOLL_CLOEXEC);
+	ev.events = EPOLLIN;
+	ev.data.fd = srv.listen_fd;
+	ck_assert_int_eq(epoll_ctl(ep, EPOLL_CTL_ADD, srv.listen_fd, &ev), 0);
+	c = connect_to(path);
+	ck_assert_int_ge(c, 0);
+	ck_assert_int_eq(write(c, "set=1\nlisten_port=77\n\n", 22), 22);
+	pump(&srv, ep, c, out, sizeof(out));
+	ck_assert_str_eq(out, "errno=0\n\n");
+	ck_assert_int_eq(write(c, "get=1\n\n", 7), 7);
+	pump(&srv, ep, c, out, sizeof(out));
+	ck_assert_str_eq(out, "listen_port=77\nerrno=0\n\n");
+	/* A big set in one go with 40 peers, then get, pipelined. */
+	strcpy(big, "set=1\n");
+	for (i = 0; i < 40; i++)
+		sprintf(big + strlen(big), "public_key=%062x%02x\n", 0, i);
+	strcat(big, "\n");
+	ck_assert_int_eq(write(c, big, strlen(big)), (ssize_t)strlen(big));
+	pump(&srv, ep, c, out, sizeof(out));
+	ck_assert_str_eq(out, "errno=0\n\n");
+	close(c);
+
+	/* Deleting the socket file is noticed. */
+	ck_assert_int_eq(unlink(path), 0);
+	ck_assert(uapi_server_gone(&srv));
+	uapi_server_close(&srv);
+	close(ep);
+	ck_assert_int_eq(store.n_peers, 40);
+
+	/* A stale socket (nobody listening) is replaced. */
+	fd2 = socket(AF_UNIX, SOCK_STREAM, 0);
+	{
+		struct sockaddr_un sun = { .sun_family = AF_UNIX };
+
+		strcpy(sun.sun_path, path);
+		ck_assert_int_eq(bind(fd2, (struct sockaddr *)&sun, sizeof(sun)), 0);
+	}
+	close(fd2);
+	ck_assert_int_eq(connect_to(path), -ECONNREFUSED);
+	fd = uapi_listen(tmpdir, "wgt0");
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(uapi_server_init(&srv, fd, path, &uapi_store_ops, &store), 0);
+	c = connect_to(path);
+	ck_assert_int_ge(c, 0);
+	close(c);
+	/* Closing removes our own socket file. */
+	uapi_server_close(&srv);
+	ck_assert_int_ne(stat(path, &st), 0);
+	ck_assert_int_eq(uapi_socket_path(path, sizeof(path), tmpdir, "a/b"), -EINVAL);
+}
+END_TEST
+
+START_TEST(test_server_replaced)
+{
+	struct uapi_server srv;
+	char path[108], moved[128];
+	int fd, fd2;
+
+	uapi_socket_path(path, sizeof(path), tmpdir, "wgt1");
+	fd = uapi_listen(tmpdir, "wgt1");
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(uapi_server_init(&srv, fd, path, &uapi_store_ops, &store), 0);
+	/* Moved away and replaced by another daemon's socket: gone, and our
+	 * close must not unlink the newcomer. */
+	snprintf(moved, sizeof(moved), "%s/old", tmpdir);
+	ck_assert_int_eq(rename(path, moved), 0);
+	fd2 = uapi_listen(tmpdir, "wgt1");
+	ck_assert_int_ge(fd2, 0);
+	ck_assert(uapi_server_gone(&srv));
+	uapi_server_close(&srv);
+	ck_assert_int_eq(access(path, F_OK), 0);
+	close(fd2);
+}
+END_TEST
+
+static Suite *uapi_suite(void)
+{
+	Suite *s = suite_create("uapi");
+	TCase *tc = tcase_create("protocol");
+	TCase *ts = tcase_create("server");
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, test_get_empty);
+	tcase_add_test(tc, test_set_device_and_get_order);
+	tcase_add_test(tc, test_private_key_clamped_and_zero);
+	tcase_add_test(tc, test_listen_port_fwmark_zero_hidden);
+	tcase_add_test(tc, test_errors);
+	tcase_add_test(tc, test_atomic_failure);
+	tcase_add_test(tc, test_port_in_use_atomic);
+	tcase_add_test(tc, test_remove_update_only_replace);
+	tcase_add_test(tc, test_allowed_ips_semantics);
+	tcase_add_test(tc, test_endpoints);
+	tcase_add_test(tc, test_own_key_ignored);
+	tcase_add_test(tc, test_keepalive_psk_last_wins);
+	tcase_add_test(tc, test_several_ops_one_conn);
+	tcase_add_test(tc, test_split_input_bytewise);
+	tcase_add_test(tc, test_bad_op_closes);
+	tcase_add_test(tc, test_set_at_eof);
+	tcase_add_test(tc, test_line_too_long);
+	tcase_add_test(tc, test_stats);
+	tcase_add_test(tc, test_errno_map);
+	tcase_add_test(tc, test_parse_set_txn);
+	suite_add_tcase(s, tc);
+	tcase_add_checked_fixture(ts, srv_setup, srv_teardown);
+	tcase_add_test(ts, test_server);
+	tcase_add_test(ts, test_server_replaced);
+	suite_add_tcase(s, ts);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr = srunner_create(uapi_suite());
+	int failed;
+
+	if (sodium_init() < 0)
+		return 1;
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
