@@ -1,0 +1,213 @@
+// SPDX-License-Identifier: MIT
+#include "config.h"
+
+#include <errno.h>
+#include <string.h>
+
+#include "device/cookie.h"
+
+static const char mac1_label[] = "mac1----";
+static const char cookie_label[] = "cookie--";
+
+/* HASH(label || pubkey): the MAC1 key and the cookie encryption key. */
+static void precompute_key(uint8_t key[NOISE_SYMMETRIC_KEY_LEN],
+			   const uint8_t pub[NOISE_PUBLIC_KEY_LEN],
+			   const char *label)
+{
+	struct blake2s_state s;
+
+	blake2s_init(&s, NOISE_SYMMETRIC_KEY_LEN);
+	blake2s_update(&s, (const uint8_t *)label, 8);
+	blake2s_update(&s, pub, NOISE_PUBLIC_KEY_LEN);
+	blake2s_final(&s, key);
+}
+
+static void compute_mac1(uint8_t mac1[COOKIE_LEN], const uint8_t *msg,
+			 size_t len, const uint8_t key[NOISE_SYMMETRIC_KEY_LEN])
+{
+	size_t off = len - sizeof(struct message_macs);
+
+	blake2s(mac1, COOKIE_LEN, msg, off, key, NOISE_SYMMETRIC_KEY_LEN);
+}
+
+static void compute_mac2(uint8_t mac2[COOKIE_LEN], const uint8_t *msg,
+			 size_t len, const uint8_t cookie[COOKIE_LEN])
+{
+	size_t off = len - COOKIE_LEN;
+
+	blake2s(mac2, COOKIE_LEN, msg, off, cookie, COOKIE_LEN);
+}
+
+void cookie_checker_init(struct cookie_checker *c)
+{
+	memset(c, 0, sizeof(*c));
+	pthread_mutex_init(&c->lock, NULL);
+}
+
+void cookie_checker_set_key(struct cookie_checker *c,
+			    const uint8_t pub[NOISE_PUBLIC_KEY_LEN])
+{
+	pthread_mutex_lock(&c->lock);
+	if (pub) {
+		precompute_key(c->mac1_key, pub, mac1_label);
+		precompute_key(c->encryption_key, pub, cookie_label);
+	} else {
+		crypto_wipe(c->mac1_key, sizeof(c->mac1_key));
+		crypto_wipe(c->encryption_key, sizeof(c->encryption_key));
+	}
+	pthread_mutex_unlock(&c->lock);
+}
+
+void cookie_checker_destroy(struct cookie_checker *c)
+{
+	crypto_wipe(c->secret, sizeof(c->secret));
+	crypto_wipe(c->mac1_key, sizeof(c->mac1_key));
+	crypto_wipe(c->encryption_key, sizeof(c->encryption_key));
+	pthread_mutex_destroy(&c->lock);
+}
+
+static bool expired(uint64_t birth, uint64_t age, uint64_t now)
+{
+	return now >= birth + age || now < birth;
+}
+
+/* Caller holds c->lock.  The secret only rotates when a cookie is made, as
+ * in the kernel, so validation against an expired secret simply fails. */
+static void make_cookie(struct cookie_checker *c, uint8_t cookie[COOKIE_LEN],
+			const uint8_t *src, size_t srclen, uint64_t now)
+{
+	if (!c->have_secret || expired(c->secret_birth, COOKIE_SECRET_MAX_AGE, now)) {
+		crypto_random(c->secret, sizeof(c->secret));
+		c->secret_birth = now;
+		c->have_secret = true;
+	}
+	blake2s(cookie, COOKIE_LEN, src, srclen, c->secret, sizeof(c->secret));
+}
+
+enum cookie_mac_state cookie_validate(struct cookie_checker *c,
+				      const uint8_t *msg, size_t len,
+				      const uint8_t *src, size_t srclen,
+				      bool check_cookie, uint64_t now)
+{
+	const struct message_macs *macs;
+	uint8_t computed[COOKIE_LEN], cookie[COOKIE_LEN];
+	enum cookie_mac_state ret = COOKIE_INVALID_MAC;
+
+	if (len < sizeof(struct message_macs) + sizeof(struct message_header))
+		return COOKIE_INVALID_MAC;
+	macs = (const struct message_macs *)(msg + len - sizeof(*macs));
+	pthread_mutex_lock(&c->lock);
+	compute_mac1(computed, msg, len, c->mac1_key);
+	if (!crypto_equal(computed, macs->mac1, COOKIE_LEN))
+		goto out;
+	ret = COOKIE_VALID_MAC_BUT_NO_COOKIE;
+	if (!check_cookie || !c->have_secret ||
+	    expired(c->secret_birth, COOKIE_SECRET_MAX_AGE, now))
+		goto out;
+	blake2s(cookie, COOKIE_LEN, src, srclen, c->secret, sizeof(c->secret));
+	compute_mac2(computed, msg, len, cookie);
+	if (crypto_equal(computed, macs->mac2, COOKIE_LEN))
+		ret = COOKIE_VALID_MAC_WITH_COOKIE;
+out:
+	pthread_mutex_unlock(&c->lock);
+	crypto_wipe(cookie, sizeof(cookie));
+	return ret;
+}
+
+int cookie_create_reply(struct cookie_checker *c,
+			struct message_handshake_cookie *out,
+			const uint8_t *msg, size_t len, uint32_t index,
+			const uint8_t *src, size_t srclen, uint64_t now)
+{
+	const struct message_macs *macs;
+	uint8_t cookie[COOKIE_LEN];
+
+	if (len < sizeof(struct message_macs) + sizeof(struct message_header))
+		return -EINVAL;
+	macs = (const struct message_macs *)(msg + len - sizeof(*macs));
+	out->header.type = htole32(MESSAGE_HANDSHAKE_COOKIE);
+	out->receiver_index = index;
+	crypto_random(out->nonce, sizeof(out->nonce));
+	pthread_mutex_lock(&c->lock);
+	make_cookie(c, cookie, src, srclen, now);
+	xaead_encrypt(out->encrypted_cookie, cookie, COOKIE_LEN, macs->mac1,
+		      COOKIE_LEN, out->nonce, c->encryption_key);
+	pthread_mutex_unlock(&c->lock);
+	crypto_wipe(cookie, sizeof(cookie));
+	return 0;
+}
+
+bool cookie_checker_under_load(struct cookie_checker *c, size_t queue_len,
+			       uint64_t now)
+{
+	bool ret;
+
+	pthread_mutex_lock(&c->lock);
+	if (queue_len >= UNDER_LOAD_QUEUE_LEN) {
+		c->last_under_load = now;
+		c->ever_under_load = true;
+	}
+	ret = c->ever_under_load &&
+	      !expired(c->last_under_load, UNDER_LOAD_AFTER_TIME, now);
+	pthread_mutex_unlock(&c->lock);
+	return ret;
+}
+
+void cookie_generator_init(struct cookie_generator *g,
+			   const uint8_t peer_pub[NOISE_PUBLIC_KEY_LEN])
+{
+	memset(g, 0, sizeof(*g));
+	pthread_mutex_init(&g->lock, NULL);
+	precompute_key(g->mac1_key, peer_pub, mac1_label);
+	precompute_key(g->decryption_key, peer_pub, cookie_label);
+}
+
+void cookie_generator_destroy(struct cookie_generator *g)
+{
+	crypto_wipe(g->cookie, sizeof(g->cookie));
+	crypto_wipe(g->decryption_key, sizeof(g->decryption_key));
+	pthread_mutex_destroy(&g->lock);
+}
+
+void cookie_add_macs(struct cookie_generator *g, uint8_t *msg, size_t len,
+		     uint64_t now)
+{
+	struct message_macs *macs =
+		(struct message_macs *)(msg + len - sizeof(struct message_macs));
+
+	pthread_mutex_lock(&g->lock);
+	compute_mac1(macs->mac1, msg, len, g->mac1_key);
+	memcpy(g->last_mac1, macs->mac1, COOKIE_LEN);
+	g->have_sent_mac1 = true;
+	if (g->have_cookie && !expired(g->cookie_birth, COOKIE_SECRET_MAX_AGE, now))
+		compute_mac2(macs->mac2, msg, len, g->cookie);
+	else
+		memset(macs->mac2, 0, COOKIE_LEN);
+	pthread_mutex_unlock(&g->lock);
+}
+
+int cookie_consume_reply(struct cookie_generator *g,
+			 const struct message_handshake_cookie *msg,
+			 uint64_t now)
+{
+	uint8_t cookie[COOKIE_LEN];
+	int ret = -ENOENT;
+
+	pthread_mutex_lock(&g->lock);
+	if (!g->have_sent_mac1)
+		goto out;
+	ret = xaead_decrypt(cookie, msg->encrypted_cookie,
+			    sizeof(msg->encrypted_cookie), g->last_mac1,
+			    COOKIE_LEN, msg->nonce, g->decryption_key);
+	if (ret)
+		goto out;
+	memcpy(g->cookie, cookie, COOKIE_LEN);
+	g->cookie_birth = now;
+	g->have_cookie = true;
+	/* One reply per MAC1: a replayed reply must not refresh the cookie. */
+	g->have_sent_mac1 = false;
+out:
+	pthread_mutex_unlock(&g->lock);
+	crypto_wipe(cookie, sizeof(cookie));
+	return ret;
+}

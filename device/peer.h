@@ -1,0 +1,227 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The protocol core of a device, with no I/O: identity, peers, index
+ * table, cookie checker, and per-peer keypairs, endpoint, staged packets,
+ * counters and timers.  The data plane feeds it bytes and a clock, and
+ * sends what it is told to send.
+ *
+ * Clock: every "now" is the caller's monotonic clock in nanoseconds (any
+ * origin, never going back).  Wall-clock time (TAI64N timestamps, the last
+ * handshake time shown by `wg`) comes from proto->wallclock, which tests
+ * replace so hours of protocol time run in milliseconds.
+ *
+ * What the data plane does:
+ *   set-up:    wg_proto_init(); wg_proto_set_private_key(); wg_peer_new()
+ *              per peer (+ wg_peer_set_endpoint, _psk, _keepalive).
+ *   handshake thread, per received message of type 1, 2 or 3:
+ *              under_load = cookie_checker_under_load(&p->cookie, qlen, now);
+ *              wg_proto_handle_handshake(p, msg, len, &src, under_load, now, &act);
+ *              if (act.flags & WG_ACT_SEND_MSG) send act.msg to src;
+ *              if (act.flags & WG_ACT_SEND_STAGED) wake act.peer's sender.
+ *   send path: kp = wg_peer_send_keypair(peer, now, n, &nonce);
+ *              NULL -> wg_peer_stage() the packets and
+ *                      wg_peer_want_handshake(peer, now, &act);
+ *              else seal with wg_data_seal() (nonces nonce..nonce+n-1),
+ *                   send, noise_keypair_put(kp), then
+ *                   wg_peer_sent_data(peer, kp_was_current, bytes, keepalive, now, &act).
+ *   receive path, per data message:
+ *              wg_data_open(p, buf, len, now, &kp, &plain, &plain_len);
+ *              (check allowed IPs of kp->peer), then
+ *              wg_peer_received_data(kp->peer, kp, &src, bytes, keepalive, now, &act);
+ *              noise_keypair_put(kp).
+ *   control thread: wg_timers_tick(peer, now, &act) at or after
+ *              wg_timers_next_deadline(peer); send act.msg to the peer's
+ *              endpoint, a keepalive for WG_ACT_SEND_KEEPALIVE.
+ * Every act.msg with WG_ACT_SEND_MSG from a timer / want_handshake /
+ * sent/received_data call is an initiation for the peer's endpoint.
+ *
+ * Locking: proto->peers_lock guards the peer list; peer->lock guards the
+ * handshake, timers and staged queue; peer->keypairs.lock the slots (held
+ * only to swap or take a reference); peer->endpoint_lock the endpoint.
+ * Lock order: peer->lock, then keypairs.lock / endpoint_lock.  Removing a
+ * peer (wg_peer_remove) requires that no other thread is inside a call for
+ * that peer (the device stops or quiesces its workers first).
+ */
+#ifndef VGUARD_DEVICE_PEER_H
+#define VGUARD_DEVICE_PEER_H
+
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+
+#include "device/cookie.h"
+#include "device/messages.h"
+#include "device/noise.h"
+#include "device/timers.h"
+
+/* A sockaddr-like endpoint; the sticky source is the data plane's. */
+struct wg_endpoint {
+	union {
+		struct sockaddr sa;
+		struct sockaddr_in in4;
+		struct sockaddr_in6 in6;
+	} addr;
+	union {
+		struct in_addr src4;
+		struct in6_addr src6;
+	};
+	int src_ifindex;	/* 0: no sticky source */
+};
+
+/* Bytes naming an endpoint for MAC2 and rate limiting: addr then port. */
+size_t wg_endpoint_key(const struct wg_endpoint *ep, uint8_t out[COOKIE_SRC_MAX]);
+bool wg_endpoint_eq(const struct wg_endpoint *a, const struct wg_endpoint *b);
+
+struct wg_staged_packet {
+	uint8_t *data;
+	size_t len;
+};
+
+struct wg_peer {
+	struct wg_proto *proto;
+	struct wg_peer *next;		/* proto's list */
+	void *user;			/* the data plane's own pointer */
+
+	pthread_mutex_t lock;
+	struct noise_handshake handshake;
+	struct wg_timers timers;
+	struct wg_staged_packet staged[MAX_STAGED_PACKETS];
+	unsigned int staged_head, staged_count;
+	atomic_uint_fast64_t staged_dropped;
+
+	struct noise_keypairs keypairs;
+	struct cookie_generator cookie;
+
+	pthread_mutex_t endpoint_lock;
+	struct wg_endpoint endpoint;
+	bool has_endpoint;
+
+	atomic_uint_fast64_t rx_bytes, tx_bytes;
+	atomic_uint_fast64_t last_handshake_ns;	/* wall clock; 0 = never */
+	atomic_uint persistent_keepalive;	/* seconds; 0 = off */
+};
+
+enum wg_proto_counter {
+	WG_CNT_BAD_LENGTH,	/* wrong size for its type */
+	WG_CNT_BAD_TYPE,
+	WG_CNT_BAD_MAC1,
+	WG_CNT_COOKIE_SENT,
+	WG_CNT_RATELIMITED,
+	WG_CNT_BAD_INITIATION,	/* failed to decrypt / unknown peer */
+	WG_CNT_REPLAYED_INITIATION,	/* old timestamp or 20 ms flood guard */
+	WG_CNT_BAD_RESPONSE,
+	WG_CNT_BAD_COOKIE,
+	WG_CNT_UNKNOWN_INDEX,	/* data for no keypair */
+	WG_CNT_BAD_DATA,	/* failed to authenticate */
+	WG_CNT_EXPIRED_DATA,	/* keypair too old / counter past the limit */
+	WG_CNT_REPLAYED_DATA,
+	WG_CNT_MAX,
+};
+
+struct wg_proto {
+	struct noise_static_identity identity;
+	struct index_table index;
+	struct cookie_checker cookie;
+
+	pthread_mutex_t peers_lock;
+	struct wg_peer *peers;
+	size_t npeers;
+
+	/* Wall clock in ns since the Unix epoch (default CLOCK_REALTIME). */
+	uint64_t (*wallclock)(void *ctx);
+	void *wallclock_ctx;
+	/* Under load: may src send a handshake now?  NULL: always. */
+	bool (*ratelimit)(void *ctx, const struct wg_endpoint *src, uint64_t now);
+	void *ratelimit_ctx;
+
+	atomic_uint_fast64_t counters[WG_CNT_MAX];
+};
+
+enum wg_action_flags {
+	WG_ACT_SEND_MSG = 1 << 0,	/* send msg[0..msg_len) */
+	WG_ACT_SEND_KEEPALIVE = 1 << 1,	/* send an empty data packet */
+	WG_ACT_SEND_STAGED = 1 << 2,	/* a session is up: send the staged
+					 * packets (before any keepalive) */
+};
+
+struct wg_action {
+	unsigned int flags;
+	struct wg_peer *peer;
+	size_t msg_len;
+	uint8_t msg[MESSAGE_INITIATION_LEN];
+};
+
+int wg_proto_init(struct wg_proto *p);
+void wg_proto_destroy(struct wg_proto *p);	/* frees every peer */
+/* NULL clears it.  Stored clamped; every peer's static-static DH is redone. */
+int wg_proto_set_private_key(struct wg_proto *p, const uint8_t *priv);
+uint64_t wg_proto_counter(struct wg_proto *p, enum wg_proto_counter c);
+
+/* NULL on error (-EEXIST: our own key or a duplicate, -ENOMEM). */
+struct wg_peer *wg_peer_new(struct wg_proto *p, const uint8_t pub[NOISE_PUBLIC_KEY_LEN],
+			    int *err);
+void wg_peer_remove(struct wg_peer *peer);
+struct wg_peer *wg_proto_find_peer(struct wg_proto *p,
+				   const uint8_t pub[NOISE_PUBLIC_KEY_LEN]);
+void wg_peer_set_psk(struct wg_peer *peer, const uint8_t *psk /* NULL: none */);
+void wg_peer_set_endpoint(struct wg_peer *peer, const struct wg_endpoint *ep);
+bool wg_peer_get_endpoint(struct wg_peer *peer, struct wg_endpoint *ep);
+void wg_peer_clear_src(struct wg_peer *peer);
+/* seconds; turning it on sends a keepalive at the next tick. */
+void wg_peer_set_persistent_keepalive(struct wg_peer *peer, uint16_t secs, uint64_t now);
+
+/* Staged packets while no session exists: bounded, drop-oldest (counted). */
+int wg_peer_stage(struct wg_peer *peer, const void *pkt, size_t len);
+/* Pops the oldest into buf; its length, 0 when none, -ENOSPC if cap is too small. */
+ssize_t wg_peer_staged_pop(struct wg_peer *peer, void *buf, size_t cap);
+unsigned int wg_peer_staged_count(struct wg_peer *peer);
+void wg_peer_staged_flush(struct wg_peer *peer);
+
+/* Handshake messages (types 1, 2, 3) as received from src. 0 or -errno. */
+int wg_proto_handle_handshake(struct wg_proto *p, const uint8_t *msg, size_t len,
+			      const struct wg_endpoint *src, bool under_load,
+			      uint64_t now, struct wg_action *act);
+/* Ask for a handshake (no session, or data waiting): an initiation unless
+ * one was sent less than REKEY_TIMEOUT ago.  0 or -errno. */
+int wg_peer_want_handshake(struct wg_peer *peer, uint64_t now, struct wg_action *act);
+
+/* The keypair to send n packets with, nonces reserved, with a reference;
+ * NULL: stage and call wg_peer_want_handshake. */
+struct noise_keypair *wg_peer_send_keypair(struct wg_peer *peer, uint64_t now,
+					   unsigned int n, uint64_t *first_nonce);
+/* After sending with kp: counters, timers, rekey on age/count. */
+void wg_peer_sent_data(struct wg_peer *peer, struct noise_keypair *kp, size_t bytes,
+		       bool keepalive, uint64_t now, struct wg_action *act);
+/* After an authenticated data packet: key confirmation, roaming, timers. */
+void wg_peer_received_data(struct wg_peer *peer, struct noise_keypair *kp,
+			   const struct wg_endpoint *src, size_t bytes,
+			   bool keepalive, uint64_t now, struct wg_action *act);
+/* Wipe every keypair and the handshake (zero-key timer, key change). */
+void wg_peer_zero_keys(struct wg_peer *peer);
+bool wg_peer_has_current(struct wg_peer *peer);
+
+/*
+ * Data messages.  seal: buf has MESSAGE_DATA_HEADER_LEN bytes of room in
+ * front of plain (at buf), plain_len bytes (already padded) and
+ * NOISE_AUTHTAG_LEN bytes of room after it; writes header+ciphertext
+ * starting at buf - MESSAGE_DATA_HEADER_LEN and returns the total length.
+ * open: msg/len is a whole type-4 message; on success *kp holds a reference
+ * and the plaintext is decrypted in place at msg + 16.  0 or -errno
+ * (counted: -ENOENT unknown index, -EKEYEXPIRED, -EBADMSG, -EALREADY).
+ */
+size_t wg_data_seal(struct noise_keypair *kp, uint64_t nonce, uint8_t *buf,
+		    size_t plain_len);
+int wg_data_open(struct wg_proto *p, uint8_t *msg, size_t len, uint64_t now,
+		 struct noise_keypair **kp, uint8_t **plain, size_t *plain_len);
+
+/* Internal to device/ (timers.c): the initiation logic, peer->lock held. */
+int wg_peer_send_initiation_locked(struct wg_peer *peer, uint64_t now, bool retry,
+				   struct wg_action *act);
+void wg_peer_zero_keys_locked(struct wg_peer *peer);
+void wg_peer_staged_flush_locked(struct wg_peer *peer);
+
+#endif

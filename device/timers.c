@@ -1,0 +1,155 @@
+// SPDX-License-Identifier: MIT
+#include "config.h"
+
+#include "device/peer.h"
+#include "device/timers.h"
+
+/* 0..333 ms, so peers that lost the same packet do not retry in lockstep. */
+static uint64_t jitter(void)
+{
+	return (uint64_t)(crypto_random_u32() % REKEY_TIMEOUT_JITTER_MAX_MS) * 1000000ULL;
+}
+
+void wg_timers_init(struct wg_timers *t)
+{
+	t->retransmit_handshake = WG_TIMER_OFF;
+	t->send_keepalive = WG_TIMER_OFF;
+	t->new_handshake = WG_TIMER_OFF;
+	t->zero_key_material = WG_TIMER_OFF;
+	t->persistent_keepalive = WG_TIMER_OFF;
+	t->have_sent_handshake = false;
+	t->need_another_keepalive = false;
+	t->sent_lastminute_handshake = false;
+	t->handshake_attempts = 0;
+}
+
+static uint64_t min64(uint64_t a, uint64_t b)
+{
+	return a < b ? a : b;
+}
+
+uint64_t wg_timers_next_deadline(struct wg_peer *peer)
+{
+	struct wg_timers *t = &peer->timers;
+	uint64_t d;
+
+	pthread_mutex_lock(&peer->lock);
+	d = min64(min64(t->retransmit_handshake, t->send_keepalive),
+		  min64(min64(t->new_handshake, t->zero_key_material),
+			t->persistent_keepalive));
+	pthread_mutex_unlock(&peer->lock);
+	return d;
+}
+
+static bool fire(uint64_t *deadline, uint64_t now)
+{
+	if (*deadline == WG_TIMER_OFF || *deadline > now)
+		return false;
+	*deadline = WG_TIMER_OFF;
+	return true;
+}
+
+static void expired_retransmit(struct wg_peer *peer, uint64_t now,
+			       struct wg_action *act)
+{
+	struct wg_timers *t = &peer->timers;
+
+	if (t->handshake_attempts > MAX_TIMER_HANDSHAKES) {
+		/* Give up: nothing staged may go out on a session that will
+		 * never come, and the keys go once nothing renews them. */
+		t->send_keepalive = WG_TIMER_OFF;
+		wg_peer_staged_flush_locked(peer);
+		if (t->zero_key_material == WG_TIMER_OFF)
+			t->zero_key_material = now + REJECT_AFTER_TIME * 3;
+		return;
+	}
+	++t->handshake_attempts;
+	/* The sticky source may be why the peer does not answer. */
+	wg_peer_clear_src(peer);
+	wg_peer_send_initiation_locked(peer, now, true, act);
+}
+
+unsigned int wg_timers_tick(struct wg_peer *peer, uint64_t now, struct wg_action *act)
+{
+	struct wg_timers *t = &peer->timers;
+
+	act->flags = 0;
+	act->peer = peer;
+	act->msg_len = 0;
+	pthread_mutex_lock(&peer->lock);
+	if (fire(&t->retransmit_handshake, now))
+		expired_retransmit(peer, now, act);
+	if (fire(&t->send_keepalive, now)) {
+		act->flags |= WG_ACT_SEND_KEEPALIVE;
+		if (t->need_another_keepalive) {
+			t->need_another_keepalive = false;
+			t->send_keepalive = now + KEEPALIVE_TIMEOUT;
+		}
+	}
+	if (fire(&t->new_handshake, now)) {
+		wg_peer_clear_src(peer);
+		wg_peer_send_initiation_locked(peer, now, false, act);
+	}
+	if (fire(&t->zero_key_material, now))
+		wg_peer_zero_keys_locked(peer);
+	if (fire(&t->persistent_keepalive, now) && atomic_load(&peer->persistent_keepalive))
+		act->flags |= WG_ACT_SEND_KEEPALIVE;
+	pthread_mutex_unlock(&peer->lock);
+	return act->flags;
+}
+
+void wg_timers_on_data_sent(struct wg_peer *peer, uint64_t now)
+{
+	struct wg_timers *t = &peer->timers;
+
+	if (t->new_handshake == WG_TIMER_OFF)
+		t->new_handshake = now + KEEPALIVE_TIMEOUT + REKEY_TIMEOUT + jitter();
+}
+
+void wg_timers_on_data_received(struct wg_peer *peer, uint64_t now)
+{
+	struct wg_timers *t = &peer->timers;
+
+	if (t->send_keepalive == WG_TIMER_OFF)
+		t->send_keepalive = now + KEEPALIVE_TIMEOUT;
+	else
+		t->need_another_keepalive = true;
+}
+
+void wg_timers_on_any_authenticated_packet_sent(struct wg_peer *peer)
+{
+	peer->timers.send_keepalive = WG_TIMER_OFF;
+}
+
+void wg_timers_on_any_authenticated_packet_received(struct wg_peer *peer)
+{
+	peer->timers.new_handshake = WG_TIMER_OFF;
+}
+
+void wg_timers_on_handshake_initiated(struct wg_peer *peer, uint64_t now)
+{
+	peer->timers.retransmit_handshake = now + REKEY_TIMEOUT + jitter();
+}
+
+void wg_timers_on_handshake_complete(struct wg_peer *peer)
+{
+	struct wg_proto *p = peer->proto;
+
+	peer->timers.retransmit_handshake = WG_TIMER_OFF;
+	peer->timers.handshake_attempts = 0;
+	peer->timers.sent_lastminute_handshake = false;
+	atomic_store(&peer->last_handshake_ns, p->wallclock(p->wallclock_ctx));
+}
+
+void wg_timers_on_session_derived(struct wg_peer *peer, uint64_t now)
+{
+	peer->timers.zero_key_material = now + REJECT_AFTER_TIME * 3;
+}
+
+void wg_timers_on_any_authenticated_packet_traversal(struct wg_peer *peer, uint64_t now)
+{
+	unsigned int secs = atomic_load(&peer->persistent_keepalive);
+
+	if (secs)
+		peer->timers.persistent_keepalive = now + (uint64_t)secs * WG_NSEC_PER_SEC;
+}

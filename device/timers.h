@@ -1,0 +1,60 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The per-peer timer state machine of WireGuard (the kernel's timers.c),
+ * as deadlines on the caller's monotonic clock instead of kernel timers:
+ *
+ *   retransmit_handshake  5 s + jitter after an initiation; gives up after
+ *                         MAX_TIMER_HANDSHAKES retries (flushes staged
+ *                         packets, arms zero_key_material)
+ *   send_keepalive        10 s after data is received and nothing sent
+ *   new_handshake         15 s + jitter after data is sent and nothing
+ *                         authenticated received
+ *   zero_key_material     540 s after a session is derived
+ *   persistent_keepalive  the peer's interval after any authenticated packet
+ *
+ * The wg_timers_on_*() hooks are called by peer.c with peer->lock held.
+ * The control thread calls wg_timers_tick(peer, now, &act) (it takes the
+ * lock) whenever now >= wg_timers_next_deadline(peer); the action tells it
+ * what to send.  Nothing here sleeps or does I/O.
+ */
+#ifndef VGUARD_DEVICE_TIMERS_H
+#define VGUARD_DEVICE_TIMERS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#define WG_TIMER_OFF UINT64_MAX
+
+struct wg_peer;
+struct wg_action;
+
+struct wg_timers {
+	uint64_t retransmit_handshake;
+	uint64_t send_keepalive;
+	uint64_t new_handshake;
+	uint64_t zero_key_material;
+	uint64_t persistent_keepalive;
+	uint64_t last_sent_handshake;
+	bool have_sent_handshake;
+	bool need_another_keepalive;
+	bool sent_lastminute_handshake;
+	unsigned int handshake_attempts;
+};
+
+void wg_timers_init(struct wg_timers *t);
+/* Earliest armed deadline, or WG_TIMER_OFF. */
+uint64_t wg_timers_next_deadline(struct wg_peer *peer);
+/* Runs every expired timer; fills act.  Returns act->flags. */
+unsigned int wg_timers_tick(struct wg_peer *peer, uint64_t now, struct wg_action *act);
+
+/* Events (peer->lock held). */
+void wg_timers_on_data_sent(struct wg_peer *peer, uint64_t now);
+void wg_timers_on_data_received(struct wg_peer *peer, uint64_t now);
+void wg_timers_on_any_authenticated_packet_sent(struct wg_peer *peer);
+void wg_timers_on_any_authenticated_packet_received(struct wg_peer *peer);
+void wg_timers_on_handshake_initiated(struct wg_peer *peer, uint64_t now);
+void wg_timers_on_handshake_complete(struct wg_peer *peer);
+void wg_timers_on_session_derived(struct wg_peer *peer, uint64_t now);
+void wg_timers_on_any_authenticated_packet_traversal(struct wg_peer *peer, uint64_t now);
+
+#endif
