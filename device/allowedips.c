@@ -1,0 +1,520 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Allowed IPs: a path-compressed binary trie per family.  Keys are held
+ * as 128-bit integers, most significant bit first, with IPv4 addresses in
+ * the top 32 bits, so matching a prefix is one XOR and one mask.  Nodes
+ * without a peer only join two subtrees and disappear as soon as they
+ * have fewer than two children.  Each peer's prefixes are also threaded
+ * on a list, found through a small hash of peer pointers, so "list" and
+ * "remove all" cost what that peer owns, not the size of the table.
+ */
+#include "config.h"
+
+#include "device/allowedips.h"
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+typedef unsigned __int128 u128;
+
+struct node {
+	u128 key;			/* masked to cidr bits */
+	struct node *child[2];
+	struct node *parent;
+	void *peer;			/* NULL: a join node */
+	struct node *prev, *next;	/* the peer's list, insertion order */
+	uint8_t cidr;
+	uint8_t v6;
+};
+
+struct peer_entry {
+	void *peer;
+	struct node *head, *tail;
+	size_t count;
+	struct peer_entry *hnext;
+};
+
+struct allowedips {
+	struct node *root[2];		/* [0] IPv4, [1] IPv6 */
+	struct peer_entry **buckets;
+	size_t nbuckets, npeers, count, nodes;
+};
+
+static inline u128 mask_of(uint8_t cidr)
+{
+	return cidr ? ~(u128)0 << (128 - cidr) : 0;
+}
+
+static inline unsigned int bit_at(u128 key, uint8_t i)
+{
+	return (unsigned int)(key >> (127 - i)) & 1;
+}
+
+static unsigned int common_bits(u128 a, u128 b)
+{
+	u128 x = a ^ b;
+	uint64_t hi = (uint64_t)(x >> 64), lo = (uint64_t)x;
+
+	if (hi)
+		return __builtin_clzll(hi);
+	if (lo)
+		return 64 + __builtin_clzll(lo);
+	return 128;
+}
+
+static int load_key(int family, const void *addr, u128 *key, int *v6)
+{
+	const uint8_t *p = addr;
+	int i, n;
+
+	if (family == AF_INET) {
+		n = 4;
+		*v6 = 0;
+	} else if (family == AF_INET6) {
+		n = 16;
+		*v6 = 1;
+	} else {
+		return -EINVAL;
+	}
+	*key = 0;
+	for (i = 0; i < n; i++)
+		*key = *key << 8 | p[i];
+	*key <<= 8 * (16 - n);
+	return 0;
+}
+
+static void store_key(u128 key, int v6, uint8_t *out)
+{
+	int n = v6 ? 16 : 4;
+
+	for (int i = 0; i < n; i++)
+		out[i] = (uint8_t)(key >> (120 - 8 * i));
+}
+
+/* ---- The peer hash ---- */
+
+static size_t hash_ptr(const void *p, size_t nbuckets)
+{
+	uint64_t x = (uintptr_t)p;
+
+	x ^= x >> 33;
+	x *= 0xff51afd7ed558ccdULL;
+	x ^= x >> 33;
+	return x & (nbuckets - 1);
+}
+
+static struct peer_entry *peer_find(const struct allowedips *t, const void *peer)
+{
+	struct peer_entry *e;
+
+	if (!t->nbuckets)
+		return NULL;
+	for (e = t->buckets[hash_ptr(peer, t->nbuckets)]; e; e = e->hnext)
+		if (e->peer == peer)
+			return e;
+	return NULL;
+}
+
+static int peer_grow(struct allowedips *t)
+{
+	size_t n = t->nbuckets ? t->nbuckets * 2 : 16;
+	struct peer_entry **b = calloc(n, sizeof(*b));
+
+	if (!b)
+		return -ENOMEM;
+	for (size_t i = 0; i < t->nbuckets; i++) {
+		struct peer_entry *e = t->buckets[i], *next;
+
+		for (; e; e = next) {
+			size_t h = hash_ptr(e->peer, n);
+
+			next = e->hnext;
+			e->hnext = b[h];
+			b[h] = e;
+		}
+	}
+	free(t->buckets);
+	t->buckets = b;
+	t->nbuckets = n;
+	return 0;
+}
+
+static struct peer_entry *peer_get(struct allowedips *t, void *peer)
+{
+	struct peer_entry *e = peer_find(t, peer);
+	size_t h;
+
+	if (e)
+		return e;
+	if (t->npeers >= t->nbuckets && peer_grow(t))
+		return NULL;
+	e = calloc(1, sizeof(*e));
+	if (!e)
+		return NULL;
+	e->peer = peer;
+	h = hash_ptr(peer, t->nbuckets);
+	e->hnext = t->buckets[h];
+	t->buckets[h] = e;
+	t->npeers++;
+	return e;
+}
+
+static void peer_put(struct allowedips *t, struct peer_entry *e)
+{
+	struct peer_entry **pp;
+
+	if (e->count)
+		return;
+	for (pp = &t->buckets[hash_ptr(e->peer, t->nbuckets)]; *pp; pp = &(*pp)->hnext) {
+		if (*pp == e) {
+			*pp = e->hnext;
+			break;
+		}
+	}
+	t->npeers--;
+	free(e);
+}
+
+static void list_append(struct peer_entry *e, struct node *n)
+{
+	n->prev = e->tail;
+	n->next = NULL;
+	if (e->tail)
+		e->tail->next = n;
+	else
+		e->head = n;
+	e->tail = n;
+	e->count++;
+}
+
+static void list_unlink(struct peer_entry *e, struct node *n)
+{
+	if (n->prev)
+		n->prev->next = n->next;
+	else
+		e->head = n->next;
+	if (n->next)
+		n->next->prev = n->prev;
+	else
+		e->tail = n->prev;
+	n->prev = n->next = NULL;
+	e->count--;
+}
+
+/* ---- The trie ---- */
+
+static struct node **slot_of(struct allowedips *t, struct node *n)
+{
+	if (!n->parent)
+		return &t->root[n->v6];
+	return &n->parent->child[n->parent->child[1] == n];
+}
+
+static void replace(struct allowedips *t, struct node *old, struct node *new)
+{
+	*slot_of(t, old) = new;
+	if (new)
+		new->parent = old->parent;
+}
+
+static struct node *node_new(struct allowedips *t, u128 key, uint8_t cidr,
+			     int v6, void *peer)
+{
+	struct node *n = calloc(1, sizeof(*n));
+
+	if (!n)
+		return NULL;
+	t->nodes++;
+	n->key = key;
+	n->cidr = cidr;
+	n->v6 = v6;
+	n->peer = peer;
+	return n;
+}
+
+static void set_child(struct node *parent, unsigned int b, struct node *child)
+{
+	parent->child[b] = child;
+	if (child)
+		child->parent = parent;
+}
+
+/* The node for exactly key/cidr, creating it (without a peer) if needed. */
+static struct node *find_or_add(struct allowedips *t, u128 key, uint8_t cidr,
+				int v6)
+{
+	struct node **slot = &t->root[v6], *parent = NULL, *n, *fresh, *join;
+	unsigned int common;
+
+	while ((n = *slot)) {
+		common = common_bits(n->key, key);
+		if (common >= n->cidr && n->cidr <= cidr) {
+			if (n->cidr == cidr)
+				return n;
+			parent = n;
+			slot = &n->child[bit_at(key, n->cidr)];
+			continue;
+		}
+		fresh = node_new(t, key, cidr, v6, NULL);
+		if (!fresh)
+			return NULL;
+		if (common >= cidr) {
+			/* The new prefix contains n: it goes above n. */
+			replace(t, n, fresh);
+			set_child(fresh, bit_at(n->key, cidr), n);
+			return fresh;
+		}
+		/* They diverge at bit `common`: join them there. */
+		join = node_new(t, key & mask_of(common), common, v6, NULL);
+		if (!join) {
+			free(fresh);
+			t->nodes--;
+			return NULL;
+		}
+		replace(t, n, join);
+		set_child(join, bit_at(n->key, common), n);
+		set_child(join, bit_at(key, common), fresh);
+		return fresh;
+	}
+	fresh = node_new(t, key, cidr, v6, NULL);
+	if (!fresh)
+		return NULL;
+	*slot = fresh;
+	fresh->parent = parent;
+	return fresh;
+}
+
+/* Drop peer-less nodes with fewer than two children, from n upwards. */
+static void compact(struct allowedips *t, struct node *n)
+{
+	while (n && !n->peer && !(n->child[0] && n->child[1])) {
+		struct node *parent = n->parent;
+
+		replace(t, n, n->child[0] ? n->child[0] : n->child[1]);
+		free(n);
+		t->nodes--;
+		n = parent;
+	}
+}
+
+static struct node *find_exact(const struct allowedips *t, u128 key,
+			       uint8_t cidr, int v6)
+{
+	struct node *n = t->root[v6];
+
+	while (n && n->cidr <= cidr && common_bits(n->key, key) >= n->cidr) {
+		if (n->cidr == cidr)
+			return n;
+		n = n->child[bit_at(key, n->cidr)];
+	}
+	return NULL;
+}
+
+static int parse(int family, const void *addr, uint8_t cidr, u128 *key, int *v6)
+{
+	if (load_key(family, addr, key, v6))
+		return -EINVAL;
+	if (cidr > (*v6 ? 128 : 32))
+		return -EINVAL;
+	*key &= mask_of(cidr);
+	return 0;
+}
+
+int allowedips_insert(struct allowedips *t, int family, const void *addr,
+		      uint8_t cidr, void *peer)
+{
+	struct peer_entry *e, *old;
+	struct node *n;
+	u128 key;
+	int v6;
+
+	if (!peer || parse(family, addr, cidr, &key, &v6))
+		return -EINVAL;
+	e = peer_get(t, peer);
+	if (!e)
+		return -ENOMEM;
+	n = find_or_add(t, key, cidr, v6);
+	if (!n) {
+		peer_put(t, e);
+		return -ENOMEM;
+	}
+	if (n->peer) {
+		old = peer_find(t, n->peer);
+		list_unlink(old, n);
+		if (old != e)
+			peer_put(t, old);
+	} else {
+		t->count++;
+	}
+	n->peer = peer;
+	list_append(e, n);
+	return 0;
+}
+
+static void remove_node(struct allowedips *t, struct peer_entry *e,
+			struct node *n)
+{
+	list_unlink(e, n);
+	n->peer = NULL;
+	t->count--;
+	compact(t, n);
+}
+
+int allowedips_remove(struct allowedips *t, int family, const void *addr,
+		      uint8_t cidr, void *peer)
+{
+	struct peer_entry *e;
+	struct node *n;
+	u128 key;
+	int v6;
+
+	if (!peer || parse(family, addr, cidr, &key, &v6))
+		return -ENOENT;
+	n = find_exact(t, key, cidr, v6);
+	if (!n || n->peer != peer)
+		return -ENOENT;
+	e = peer_find(t, peer);
+	remove_node(t, e, n);
+	peer_put(t, e);
+	return 0;
+}
+
+void allowedips_remove_peer(struct allowedips *t, void *peer)
+{
+	struct peer_entry *e = peer_find(t, peer);
+
+	if (!e)
+		return;
+	while (e->head)
+		remove_node(t, e, e->head);
+	peer_put(t, e);
+}
+
+static void *lookup_key(const struct allowedips *t, u128 key, int v6)
+{
+	const struct node *n = t->root[v6];
+	void *best = NULL;
+
+	while (n && ((n->key ^ key) & mask_of(n->cidr)) == 0) {
+		if (n->peer)
+			best = n->peer;
+		if (n->cidr == 128)
+			break;
+		n = n->child[bit_at(key, n->cidr)];
+	}
+	return best;
+}
+
+void *allowedips_lookup(const struct allowedips *t, int family, const void *addr)
+{
+	u128 key;
+	int v6;
+
+	if (load_key(family, addr, &key, &v6))
+		return NULL;
+	return lookup_key(t, key, v6);
+}
+
+static void *lookup_packet(const struct allowedips *t, const uint8_t *pkt,
+			   size_t len, size_t off4, size_t off6)
+{
+	if (len >= 20 && pkt[0] >> 4 == 4)
+		return allowedips_lookup(t, AF_INET, pkt + off4);
+	if (len >= 40 && pkt[0] >> 4 == 6)
+		return allowedips_lookup(t, AF_INET6, pkt + off6);
+	return NULL;
+}
+
+void *allowedips_lookup_src(const struct allowedips *t, const uint8_t *pkt,
+			    size_t len)
+{
+	return lookup_packet(t, pkt, len, 12, 8);
+}
+
+void *allowedips_lookup_dst(const struct allowedips *t, const uint8_t *pkt,
+			    size_t len)
+{
+	return lookup_packet(t, pkt, len, 16, 24);
+}
+
+int allowedips_walk_peer(const struct allowedips *t, void *peer,
+			 allowedips_fn fn, void *ctx)
+{
+	struct peer_entry *e = peer_find(t, peer);
+	uint8_t addr[16];
+	int ret;
+
+	if (!e)
+		return 0;
+	for (struct node *n = e->head; n; n = n->next) {
+		store_key(n->key, n->v6, addr);
+		ret = fn(ctx, n->v6 ? AF_INET6 : AF_INET, addr, n->cidr);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+size_t allowedips_count_peer(const struct allowedips *t, void *peer)
+{
+	struct peer_entry *e = peer_find(t, peer);
+
+	return e ? e->count : 0;
+}
+
+size_t allowedips_count(const struct allowedips *t)
+{
+	return t->count;
+}
+
+size_t allowedips_nodes(const struct allowedips *t)
+{
+	return t->nodes;
+}
+
+struct allowedips *allowedips_new(void)
+{
+	return calloc(1, sizeof(struct allowedips));
+}
+
+/* Iterative, so a deep trie cannot overflow the stack. */
+static void free_tree(struct node *n)
+{
+	while (n) {
+		if (n->child[0]) {
+			n = n->child[0];
+			continue;
+		}
+		if (n->child[1]) {
+			n = n->child[1];
+			continue;
+		}
+		struct node *parent = n->parent;
+
+		if (parent)
+			parent->child[parent->child[1] == n] = NULL;
+		free(n);
+		n = parent;
+	}
+}
+
+void allowedips_free(struct allowedips *t)
+{
+	if (!t)
+		return;
+	free_tree(t->root[0]);
+	free_tree(t->root[1]);
+	for (size_t i = 0; i < t->nbuckets; i++) {
+		struct peer_entry *e = t->buckets[i], *next;
+
+		for (; e; e = next) {
+			next = e->hnext;
+			free(e);
+		}
+	}
+	free(t->buckets);
+	free(t);
+}
