@@ -52,14 +52,14 @@ struct sim {
 	unsigned int depth;
 };
 
-static uint64_t sim_wallclock(void *ctx)
+static inline uint64_t sim_wallclock(void *ctx)
 {
 	struct sim *s = ctx;
 
 	return s->wall_base + s->now;
 }
 
-static void sim_endpoint(struct wg_endpoint *ep, const char *ip, uint16_t port)
+static inline void sim_endpoint(struct wg_endpoint *ep, const char *ip, uint16_t port)
 {
 	memset(ep, 0, sizeof(*ep));
 	ep->addr.in4.sin_family = AF_INET;
@@ -67,7 +67,7 @@ static void sim_endpoint(struct wg_endpoint *ep, const char *ip, uint16_t port)
 	inet_pton(AF_INET, ip, &ep->addr.in4.sin_addr);
 }
 
-static void sim_dev_init(struct sim *s, struct sim_dev *d, const char *ip)
+static inline void sim_dev_init(struct sim *s, struct sim_dev *d, const char *ip)
 {
 	d->sim = s;
 	wg_proto_init(&d->p);
@@ -78,7 +78,7 @@ static void sim_dev_init(struct sim *s, struct sim_dev *d, const char *ip)
 	sim_endpoint(&d->self, ip, 51820);
 }
 
-static void sim_init(struct sim *s)
+static inline void sim_init(struct sim *s)
 {
 	memset(s, 0, sizeof(*s));
 	crypto_init();
@@ -94,15 +94,15 @@ static void sim_init(struct sim *s)
 	wg_peer_set_endpoint(s->b.peer, &s->a.self);
 }
 
-static void sim_destroy(struct sim *s)
+static inline void sim_destroy(struct sim *s)
 {
 	wg_proto_destroy(&s->a.p);
 	wg_proto_destroy(&s->b.p);
 }
 
-static void sim_act(struct sim_dev *d, const struct wg_action *act);
+static inline void sim_act(struct sim_dev *d, const struct wg_action *act);
 
-static void sim_deliver(struct sim_dev *to, const uint8_t *msg, size_t len,
+static inline void sim_deliver(struct sim_dev *to, const uint8_t *msg, size_t len,
 			const struct wg_endpoint *src)
 {
 	struct sim *s = to->sim;
@@ -138,7 +138,7 @@ static void sim_deliver(struct sim_dev *to, const uint8_t *msg, size_t len,
 }
 
 /* Puts a message on the wire from d to the other device. */
-static void sim_wire(struct sim_dev *d, const uint8_t *msg, size_t len)
+static inline void sim_wire(struct sim_dev *d, const uint8_t *msg, size_t len)
 {
 	uint32_t type;
 
@@ -162,7 +162,7 @@ static void sim_wire(struct sim_dev *d, const uint8_t *msg, size_t len)
 }
 
 /* Sends one plaintext (len 0: a keepalive); 1 sent, 0 staged. */
-static int sim_send(struct sim_dev *d, const void *data, size_t len)
+static inline int sim_send(struct sim_dev *d, const void *data, size_t len)
 {
 	struct sim *s = d->sim;
 	uint8_t buf[SIM_MAX_PKT];
@@ -192,7 +192,7 @@ static int sim_send(struct sim_dev *d, const void *data, size_t len)
 	return 1;
 }
 
-static void sim_send_staged(struct sim_dev *d)
+static inline void sim_send_staged(struct sim_dev *d)
 {
 	uint8_t buf[SIM_MAX_PKT];
 	ssize_t n;
@@ -202,7 +202,7 @@ static void sim_send_staged(struct sim_dev *d)
 			return;
 }
 
-static void sim_act(struct sim_dev *d, const struct wg_action *act)
+static inline void sim_act(struct sim_dev *d, const struct wg_action *act)
 {
 	struct wg_action copy = *act;
 
@@ -214,7 +214,7 @@ static void sim_act(struct sim_dev *d, const struct wg_action *act)
 		sim_send(d, NULL, 0);
 }
 
-static void sim_tick(struct sim_dev *d)
+static inline void sim_tick(struct sim_dev *d)
 {
 	struct wg_action act;
 
@@ -223,7 +223,7 @@ static void sim_tick(struct sim_dev *d)
 }
 
 /* Runs both devices' timers up to now + dt. */
-static void sim_advance(struct sim *s, uint64_t dt)
+static inline void sim_advance(struct sim *s, uint64_t dt)
 {
 	uint64_t end = s->now + dt, da, db, next;
 
@@ -241,7 +241,7 @@ static void sim_advance(struct sim *s, uint64_t dt)
 	s->now = end;
 }
 
-static uint64_t sim_secs(double secs)
+static inline uint64_t sim_secs(double secs)
 {
 	return (uint64_t)(secs * (double)WG_NSEC_PER_SEC);
 }
