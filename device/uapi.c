@@ -740,6 +740,8 @@ const char *uapi_offload_state_name(enum uapi_offload_state s)
 		return "off:probe-failed";
 	case UAPI_OFFLOAD_ERROR:
 		return "off:error";
+	case UAPI_OFFLOAD_INACTIVE:
+		return "off:inactive";
 	}
 	return "off";
 }

@@ -184,13 +184,15 @@ void uapi_snapshot_clear(struct uapi_snapshot *s);
 
 /* Offload state values: "on", "off:disabled" (flag or environment),
  * "off:unsupported" (kernel), "off:probe-failed" (start-up write probe),
- * "off:error" (turned off at run time, e.g. EIO). */
+ * "off:error" (turned off at run time, e.g. EIO), "off:inactive" (nothing
+ * to offload yet, e.g. the UDP sockets are closed while the link is down). */
 enum uapi_offload_state {
 	UAPI_OFFLOAD_ON,
 	UAPI_OFFLOAD_DISABLED,
 	UAPI_OFFLOAD_UNSUPPORTED,
 	UAPI_OFFLOAD_PROBE_FAILED,
 	UAPI_OFFLOAD_ERROR,
+	UAPI_OFFLOAD_INACTIVE,
 };
 const char *uapi_offload_state_name(enum uapi_offload_state s);
 

@@ -1,0 +1,693 @@
+// SPDX-License-Identifier: MIT
+/*
+ * vguard: the daemon, a drop-in for wireguard-go's command line.
+ *
+ * Like wireguard-go's main.go, the first process creates the TUN and the
+ * listening UAPI socket, then re-executes itself in the background with
+ * them as fds 3 and 4 (WG_TUN_FD, WG_UAPI_FD, WG_PROCESS_FOREGROUND=1) and
+ * exits 0: when `vguard wg0` returns, wg0 and its socket exist, which
+ * wg-quick relies on.  The foreground process runs the control loop: the
+ * UAPI socket, link events, signals and the watch on the socket file.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <net/if.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+
+#include <sodium.h>
+
+#include "device/uapi.h"
+#include "tools/vguard_dev.h"
+#include "tun/tun.h"
+
+#define EXIT_SETUP_FAILED 1
+#define EXIT_USAGE 2
+#define DEFAULT_MAX_QUEUES 8
+
+enum log_level { LOG_SILENT, LOG_ERROR, LOG_VERBOSE };
+
+struct options {
+	bool foreground;
+	unsigned int queues;
+	bool no_tso, no_uso, no_tcp_gro, no_udp_gro, no_udp_gso, no_udp_gro_rx;
+	const char *iface;
+};
+
+static enum log_level log_level = LOG_ERROR;
+static char log_name[IFNAMSIZ];
+
+__attribute__((format(printf, 2, 3)))
+static void logf_at(enum log_level level, const char *fmt, ...)
+{
+	char stamp[32];
+	struct tm tm;
+	time_t now;
+	va_list ap;
+
+	if (level > log_level)
+		return;
+	now = time(NULL);
+	localtime_r(&now, &tm);
+	strftime(stamp, sizeof(stamp), "%Y/%m/%d %H:%M:%S", &tm);
+	/* wireguard-go's logger: "DEBUG: (wg0) 2006/01/02 15:04:05 ...". */
+	printf("%s: (%s) %s ", level == LOG_ERROR ? "ERROR" : "DEBUG", log_name, stamp);
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	putchar('\n');
+	fflush(stdout);
+}
+
+static void log_tun(void *ctx, const char *msg)
+{
+	(void)ctx;
+	logf_at(LOG_VERBOSE, "%s", msg);
+}
+
+static void log_dev(void *arg, bool verbose, const char *msg)
+{
+	(void)arg;
+	logf_at(verbose ? LOG_VERBOSE : LOG_ERROR, "%s", msg);
+}
+
+/* One line on stderr, whatever LOG_LEVEL says: the caller must see why. */
+__attribute__((format(printf, 1, 2)))
+static void fail_line(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("vguard: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	logf_at(LOG_VERBOSE, "setup failed");
+}
+
+static void usage(FILE *f)
+{
+	fputs("Usage: vguard [-f|--foreground] [--queues N] [--no-tso] [--no-uso]\n"
+	      "              [--no-tcp-gro] [--no-udp-gro] [--no-udp-gso]\n"
+	      "              [--no-udp-gro-rx] INTERFACE\n"
+	      "       vguard --version | --help\n"
+	      "\n"
+	      "Options:\n"
+	      "  -f, --foreground  stay in the foreground\n"
+	      "  --queues N        TUN queues and workers, 1..16 (default: CPUs, at most 8)\n"
+	      "  --no-tso          no TCP super-packets from the TUN      (VGUARD_NO_TSO=1)\n"
+	      "  --no-uso          no UDP super-packets from the TUN      (VGUARD_NO_USO=1)\n"
+	      "  --no-tcp-gro      no coalesced TCP writes to the TUN     (VGUARD_NO_TCP_GRO=1)\n"
+	      "  --no-udp-gro      no coalesced UDP writes to the TUN     (VGUARD_NO_UDP_GRO=1)\n"
+	      "  --no-udp-gso      no UDP_SEGMENT sends                   (VGUARD_NO_UDP_GSO=1)\n"
+	      "  --no-udp-gro-rx   no UDP_GRO receives                    (VGUARD_NO_UDP_GRO_RX=1)\n"
+	      "\n"
+	      "Environment: LOG_LEVEL=verbose|debug|error|silent (default error),\n"
+	      "WG_TUN_FD, WG_UAPI_FD, WG_PROCESS_FOREGROUND=1, as wireguard-go.\n"
+	      "Exit status: 0 on a clean stop, 1 when setup fails, 2 for a bad command line.\n",
+	      f);
+}
+
+__attribute__((format(printf, 1, 2), noreturn))
+static void bad_usage(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("vguard: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	usage(stderr);
+	exit(EXIT_USAGE);
+}
+
+/* Same rule as the TUN layer's switches: set and not "", "0", "no", "false". */
+static bool env_on(const char *name)
+{
+	const char *v = getenv(name);
+
+	return v && *v && strcmp(v, "0") && strcasecmp(v, "no") &&
+	       strcasecmp(v, "false");
+}
+
+static unsigned int default_queues(void)
+{
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+
+	if (n < 1)
+		return 1;
+	return n > DEFAULT_MAX_QUEUES ? DEFAULT_MAX_QUEUES : (unsigned int)n;
+}
+
+static unsigned int parse_queues(const char *s)
+{
+	char *end;
+	long n;
+
+	errno = 0;
+	n = strtol(s, &end, 10);
+	if (errno || end == s || *end || n < 1 || n > TUN_MAX_QUEUES)
+		bad_usage("--queues wants a number from 1 to 16, not '%s'", s);
+	return (unsigned int)n;
+}
+
+static bool *flag_for(struct options *o, const char *arg)
+{
+	static const struct { const char *name; size_t off; } flags[] = {
+		{ "--no-tso", offsetof(struct options, no_tso) },
+		{ "--no-uso", offsetof(struct options, no_uso) },
+		{ "--no-tcp-gro", offsetof(struct options, no_tcp_gro) },
+		{ "--no-udp-gro", offsetof(struct options, no_udp_gro) },
+		{ "--no-udp-gso", offsetof(struct options, no_udp_gso) },
+		{ "--no-udp-gro-rx", offsetof(struct options, no_udp_gro_rx) },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(flags) / sizeof(flags[0]); i++)
+		if (!strcmp(arg, flags[i].name))
+			return (bool *)((char *)o + flags[i].off);
+	return NULL;
+}
+
+static void parse_args(struct options *o, int argc, char **argv)
+{
+	bool *flag;
+	int i;
+
+	memset(o, 0, sizeof(*o));
+	if (argc == 2 && !strcmp(argv[1], "--version")) {
+		printf("vguard v%s\n\nUserspace WireGuard daemon for Linux.\n", PACKAGE_VERSION);
+		exit(0);
+	}
+	if (argc == 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
+		usage(stdout);
+		exit(0);
+	}
+	for (i = 1; i < argc; i++) {
+		const char *a = argv[i];
+
+		if (!strcmp(a, "-f") || !strcmp(a, "--foreground")) {
+			o->foreground = true;
+		} else if (!strcmp(a, "--queues")) {
+			if (++i == argc)
+				bad_usage("%s needs a value", a);
+			o->queues = parse_queues(argv[i]);
+		} else if (!strncmp(a, "--queues=", 9)) {
+			o->queues = parse_queues(a + 9);
+		} else if ((flag = flag_for(o, a))) {
+			*flag = true;
+		} else if (!strcmp(a, "--")) {
+			if (i + 2 != argc)
+				bad_usage("%s", "expected exactly one INTERFACE");
+			o->iface = argv[++i];
+		} else if (a[0] == '-') {
+			bad_usage("unknown option '%s'", a);
+		} else if (o->iface) {
+			bad_usage("unexpected argument '%s'", a);
+		} else {
+			o->iface = a;
+		}
+	}
+	if (!o->iface)
+		bad_usage("%s", "missing INTERFACE");
+	if (!o->iface[0] || strlen(o->iface) >= IFNAMSIZ || strchr(o->iface, '/'))
+		bad_usage("invalid interface name '%s'", o->iface);
+	if (!o->queues)
+		o->queues = default_queues();
+	o->no_tso |= env_on("VGUARD_NO_TSO");
+	o->no_uso |= env_on("VGUARD_NO_USO");
+	o->no_tcp_gro |= env_on("VGUARD_NO_TCP_GRO");
+	o->no_udp_gro |= env_on("VGUARD_NO_UDP_GRO");
+	o->no_udp_gso |= env_on("VGUARD_NO_UDP_GSO");
+	o->no_udp_gro_rx |= env_on("VGUARD_NO_UDP_GRO_RX");
+}
+
+static void read_log_level(void)
+{
+	const char *v = getenv("LOG_LEVEL");
+
+	if (!v)
+		return;
+	if (!strcmp(v, "verbose") || !strcmp(v, "debug"))
+		log_level = LOG_VERBOSE;
+	else if (!strcmp(v, "error"))
+		log_level = LOG_ERROR;
+	else if (!strcmp(v, "silent"))
+		log_level = LOG_SILENT;
+}
+
+static void tun_opts(struct tun_options *t, const struct options *o, unsigned int queues)
+{
+	tun_options_init(t);
+	tun_options_from_env(t);
+	t->queues = queues;
+	t->no_tso |= o->no_tso;
+	t->no_uso |= o->no_uso;
+	t->no_tcp_gro |= o->no_tcp_gro;
+	t->no_udp_gro |= o->no_udp_gro;
+	t->log = log_tun;
+}
+
+/* WG_TUN_FD / WG_UAPI_FD: a decimal fd, or -1 when unset. */
+static int env_fd(const char *name)
+{
+	const char *v = getenv(name);
+	char *end;
+	long fd;
+
+	if (!v || !*v)
+		return -1;
+	errno = 0;
+	fd = strtol(v, &end, 10);
+	if (errno || *end || fd < 0 || fd > INT_MAX) {
+		fail_line("%s is not a file descriptor: '%s'", name, v);
+		exit(EXIT_SETUP_FAILED);
+	}
+	return (int)fd;
+}
+
+/* ---- the background child ---- */
+
+/* Places fd at target (3 or 4) even when the two overlap. */
+static int move_fds(int tun_fd, int uapi_fd)
+{
+	int t = fcntl(tun_fd, F_DUPFD, 10), u = fcntl(uapi_fd, F_DUPFD, 10);
+
+	if (t < 0 || u < 0 || dup2(t, 3) < 0 || dup2(u, 4) < 0)
+		return -1;
+	close(t);
+	close(u);
+	return 0;
+}
+
+/* Everything else the caller left open is closed: an inherited pipe
+ * would keep, say, a `$(vguard wg0)` waiting for as long as we run. */
+static void close_others(int report)
+{
+	if (report > 5)
+		close_range(5, (unsigned int)report - 1, 0);
+	close_range((unsigned int)report + 1, ~0U, 0);
+}
+
+static void child_exec(char **argv, int tun_fd, int uapi_fd, bool keep_stdio, int report)
+{
+	int null, err;
+
+	setsid();
+	/* High up, so that placing fds 3 and 4 cannot overwrite it. */
+	null = open("/dev/null", O_RDWR | O_CLOEXEC);
+	if (null < 0 || (report = fcntl(report, F_DUPFD_CLOEXEC, 10)) < 0 ||
+	    (null = fcntl(null, F_DUPFD_CLOEXEC, 10)) < 0 || move_fds(tun_fd, uapi_fd))
+		goto fail;
+	dup2(null, 0);
+	if (!keep_stdio) {
+		dup2(null, 1);
+		dup2(null, 2);
+	}
+	close(null);
+	close_others(report);
+	if (setenv("WG_TUN_FD", "3", 1) || setenv("WG_UAPI_FD", "4", 1) ||
+	    setenv("WG_PROCESS_FOREGROUND", "1", 1))
+		goto fail;
+	execv("/proc/self/exe", argv);
+fail:
+	err = errno;
+	if (write(report, &err, sizeof(err)) < 0)
+		_exit(EXIT_SETUP_FAILED);
+	_exit(EXIT_SETUP_FAILED);
+}
+
+/* Starts the background process; returns once it has exec'ed. */
+static int spawn(char **argv, int tun_fd, int uapi_fd)
+{
+	bool keep_stdio = getenv("LOG_LEVEL") && log_level != LOG_SILENT;
+	int pipefd[2], err = 0;
+	ssize_t n;
+	pid_t pid;
+
+	if (pipe2(pipefd, O_CLOEXEC))
+		return -errno;
+	fflush(NULL);
+	pid = fork();
+	if (pid < 0) {
+		err = -errno;
+		close(pipefd[0]);
+		close(pipefd[1]);
+		return err;
+	}
+	if (pid == 0) {
+		close(pipefd[0]);
+		child_exec(argv, tun_fd, uapi_fd, keep_stdio, pipefd[1]);
+	}
+	close(pipefd[1]);
+	/* The report pipe is CLOEXEC: EOF means the exec went through. */
+	do
+		n = read(pipefd[0], &err, sizeof(err));
+	while (n < 0 && errno == EINTR);
+	close(pipefd[0]);
+	return n == sizeof(err) ? -err : 0;
+}
+
+static int listen_or_fail(const char *name)
+{
+	int fd = uapi_listen(NULL, name);
+
+	if (fd < 0)
+		fail_line("failed to listen on uapi socket %s/%s.sock: %s",
+			  UAPI_SOCKET_DIR, name,
+			  fd == -EADDRINUSE ? "unix socket in use" : strerror(-fd));
+	return fd;
+}
+
+static void unlink_socket(const char *name)
+{
+	char path[108];
+
+	if (!uapi_socket_path(path, sizeof(path), NULL, name))
+		unlink(path);
+}
+
+/*
+ * The socket comes first when the name is literal: a multi-queue TUN lets
+ * a second opener attach to a running interface (and reset its MTU), so a
+ * live socket is the reliable "already running" test.
+ */
+static int early_listen(const char *iface)
+{
+	return strchr(iface, '%') ? -ENOENT : listen_or_fail(iface);
+}
+
+static int daemonize(const struct options *o, char **argv)
+{
+	struct tun_options to;
+	struct tun *t;
+	int ret, tun_fd, uapi_fd;
+
+	uapi_fd = early_listen(o->iface);
+	if (uapi_fd < 0 && uapi_fd != -ENOENT)
+		return EXIT_SETUP_FAILED;
+	tun_opts(&to, o, 1);
+	to.no_gro_probe = true;		/* the background process probes */
+	ret = tun_open(&t, o->iface, &to);
+	if (ret) {
+		fail_line("failed to create TUN device %s: %s", o->iface, strerror(-ret));
+		goto fail;
+	}
+	tun_fd = dup(tun_queue_fd(t, 0));
+	snprintf(log_name, sizeof(log_name), "%s", tun_name(t));
+	tun_close(t);
+	if (tun_fd < 0) {
+		fail_line("failed to keep the TUN device: %s", strerror(errno));
+		goto fail;
+	}
+	if (uapi_fd < 0)
+		uapi_fd = listen_or_fail(log_name);
+	if (uapi_fd < 0) {
+		close(tun_fd);
+		return EXIT_SETUP_FAILED;
+	}
+	ret = spawn(argv, tun_fd, uapi_fd);
+	close(tun_fd);
+	if (ret) {
+		fail_line("failed to daemonize: %s", strerror(-ret));
+		goto fail;
+	}
+	close(uapi_fd);
+	return 0;
+fail:
+	if (uapi_fd >= 0) {
+		close(uapi_fd);
+		unlink_socket(o->iface);
+	}
+	return EXIT_SETUP_FAILED;
+}
+
+/* ---- the foreground process: the control loop ---- */
+
+struct daemon {
+	struct tun *tun;
+	struct vguard_dev *dev;
+	struct uapi_server srv;
+	bool srv_up;
+	int ep, sig_fd, ev_fd;
+};
+
+static void ep_add(void *arg, int fd)
+{
+	struct daemon *d = arg;
+	struct epoll_event ev = { .events = EPOLLIN, .data.fd = fd };
+
+	if (epoll_ctl(d->ep, EPOLL_CTL_ADD, fd, &ev))
+		logf_at(LOG_ERROR, "epoll: %s", strerror(errno));
+}
+
+static void log_offloads(struct tun *t, const struct options *o)
+{
+	struct tun_offload_state s;
+	int f;
+
+	tun_get_offload(t, &s);
+	for (f = 0; f < TUN_FEAT_COUNT; f++)
+		logf_at(LOG_VERBOSE, "Offload %s: %s (%s)", tun_feature_name(f),
+			s.on[f] ? "on" : "off", s.why[f]);
+	logf_at(LOG_VERBOSE, "Offload udp_gso: %s", o->no_udp_gso ? "off (by option)" : "on");
+	logf_at(LOG_VERBOSE, "Offload udp_gro_rx: %s",
+		o->no_udp_gro_rx ? "off (by option)" : "on");
+}
+
+static int open_tun(struct daemon *d, const struct options *o)
+{
+	struct tun_options to;
+	int fd = env_fd("WG_TUN_FD"), ret;
+
+	tun_opts(&to, o, o->queues);
+	if (fd >= 0) {
+		to.keep_mtu = true;	/* the parent already set it */
+		ret = tun_open_fd(&d->tun, fd, &to);
+	} else {
+		ret = tun_open(&d->tun, o->iface, &to);
+	}
+	if (ret)
+		fail_line("failed to create TUN device %s: %s", o->iface, strerror(-ret));
+	return ret;
+}
+
+static int open_uapi(struct daemon *d, int fd)
+{
+	const struct uapi_ops *ops;
+	char path[108];
+	void *ctx;
+	int ret;
+
+	if (fd < 0)
+		fd = env_fd("WG_UAPI_FD");
+	if (fd < 0)
+		fd = listen_or_fail(log_name);
+	if (fd < 0)
+		return fd;
+	ops = vguard_dev_uapi(d->dev, &ctx);
+	ret = uapi_socket_path(path, sizeof(path), NULL, log_name);
+	if (!ret)
+		ret = uapi_server_init(&d->srv, fd, path, ops, ctx);
+	if (ret) {
+		close(fd);
+		fail_line("failed to serve uapi socket %s: %s", path, strerror(-ret));
+		return ret;
+	}
+	d->srv_up = true;
+	return 0;
+}
+
+/*
+ * SIGINT and SIGTERM are read from a signalfd, so they stay blocked from
+ * the start (one arriving during setup is handled once the loop runs).  A
+ * shell starts background jobs with SIGINT ignored, and an ignored signal
+ * never reaches a signalfd: take both back.
+ */
+static void stop_signals(sigset_t *mask)
+{
+	sigemptyset(mask);
+	sigaddset(mask, SIGINT);
+	sigaddset(mask, SIGTERM);
+	sigprocmask(SIG_BLOCK, mask, NULL);
+	signal(SIGINT, SIG_DFL);
+	signal(SIGTERM, SIG_DFL);
+	signal(SIGPIPE, SIG_IGN);
+}
+
+static int setup(struct daemon *d, const struct options *o)
+{
+	struct vguard_dev_config cfg = {
+		.queues = o->queues,
+		.no_udp_gso = o->no_udp_gso,
+		.no_udp_gro_rx = o->no_udp_gro_rx,
+		.log = log_dev,
+	};
+	int ret, early_fd = -1;
+	sigset_t mask;
+
+	snprintf(log_name, sizeof(log_name), "%s", o->iface);
+	if (env_fd("WG_UAPI_FD") < 0 && env_fd("WG_TUN_FD") < 0) {
+		early_fd = early_listen(o->iface);
+		if (early_fd < 0 && early_fd != -ENOENT)
+			return early_fd;
+	}
+	ret = open_tun(d, o);
+	if (ret)
+		goto fail;
+	snprintf(log_name, sizeof(log_name), "%s", tun_name(d->tun));
+	logf_at(LOG_VERBOSE, "Starting vguard version %s", PACKAGE_VERSION);
+	log_offloads(d->tun, o);
+	ret = vguard_dev_open(&d->dev, d->tun, &cfg);
+	if (ret) {
+		fail_line("failed to create the device: %s", strerror(-ret));
+		goto fail;
+	}
+	/* The device owns the TUN now; the loop still reads its events. */
+	d->ev_fd = tun_event_fd(d->tun);
+	ret = open_uapi(d, early_fd);
+	early_fd = -1;
+	if (ret)
+		return ret;
+	stop_signals(&mask);
+	d->ep = epoll_create1(EPOLL_CLOEXEC);
+	d->sig_fd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (d->ep < 0 || d->sig_fd < 0) {
+		fail_line("failed to set up the control loop: %s", strerror(errno));
+		return -errno;
+	}
+	ep_add(d, d->sig_fd);
+	ep_add(d, d->srv.listen_fd);
+	ep_add(d, d->srv.watch_fd);
+	ep_add(d, d->ev_fd);
+	logf_at(LOG_VERBOSE, "UAPI listener started");
+	logf_at(LOG_VERBOSE, "Device started");
+	return 0;
+fail:
+	if (early_fd >= 0) {
+		close(early_fd);
+		unlink_socket(o->iface);
+	}
+	return ret;
+}
+
+/* 1: the interface is gone. */
+static int link_events(struct daemon *d)
+{
+	struct tun_event ev;
+	int r;
+
+	while ((r = tun_event_read(d->tun, &ev)) > 0) {
+		if (ev.type == TUN_EVENT_CLOSED)
+			return 1;
+		vguard_dev_link_event(d->dev, &ev);
+	}
+	if (r < 0 && r != -EAGAIN)
+		logf_at(LOG_ERROR, "Failed to read link events: %s", strerror(-r));
+	return 0;
+}
+
+static void service_conn(struct daemon *d, int fd, uint32_t events)
+{
+	struct epoll_event ev = { .data.fd = fd };
+	int r = uapi_server_service(&d->srv, fd, events);
+
+	if (r == 1 || r < 0)
+		return;
+	ev.events = r == 2 ? EPOLLOUT : EPOLLIN;
+	epoll_ctl(d->ep, EPOLL_CTL_MOD, fd, &ev);
+}
+
+/* Returns the exit status. */
+static int loop(struct daemon *d)
+{
+	struct signalfd_siginfo si;
+	struct epoll_event evs[16];
+	int i, n, fd;
+
+	for (;;) {
+		n = epoll_wait(d->ep, evs, 16, -1);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			logf_at(LOG_ERROR, "epoll_wait: %s", strerror(errno));
+			return EXIT_FAILURE;
+		}
+		for (i = 0; i < n; i++) {
+			fd = evs[i].data.fd;
+			if (fd == d->sig_fd) {
+				if (read(d->sig_fd, &si, sizeof(si)) == sizeof(si)) {
+					logf_at(LOG_VERBOSE, "Received %s, shutting down",
+						si.ssi_signo == SIGINT ? "SIGINT" : "SIGTERM");
+					return 0;
+				}
+			} else if (fd == d->srv.watch_fd) {
+				if (uapi_server_gone(&d->srv)) {
+					logf_at(LOG_VERBOSE, "UAPI socket deleted, shutting down");
+					return 0;
+				}
+			} else if (fd == d->ev_fd) {
+				if (link_events(d)) {
+					logf_at(LOG_VERBOSE, "Interface deleted, shutting down");
+					return 0;
+				}
+			} else if (fd == d->srv.listen_fd) {
+				uapi_server_accept(&d->srv, ep_add, d);
+			} else {
+				service_conn(d, fd, evs[i].events);
+			}
+		}
+	}
+}
+
+static int run(const struct options *o)
+{
+	struct daemon d = { .ep = -1, .sig_fd = -1, .ev_fd = -1 };
+	int status = EXIT_SETUP_FAILED;
+	sigset_t mask;
+
+	stop_signals(&mask);
+	if (!setup(&d, o))
+		status = loop(&d);
+	if (d.srv_up)
+		uapi_server_close(&d.srv);
+	if (d.dev)
+		vguard_dev_close(d.dev);
+	else if (d.tun)
+		tun_close(d.tun);
+	if (d.sig_fd >= 0)
+		close(d.sig_fd);
+	if (d.ep >= 0)
+		close(d.ep);
+	logf_at(LOG_VERBOSE, "Shutting down");
+	return status;
+}
+
+int main(int argc, char **argv)
+{
+	struct options o;
+	const char *fg;
+
+	parse_args(&o, argc, argv);
+	read_log_level();
+	snprintf(log_name, sizeof(log_name), "%s", o.iface);
+	if (sodium_init() < 0) {
+		fail_line("failed to initialise libsodium");
+		return EXIT_SETUP_FAILED;
+	}
+	fg = getenv("WG_PROCESS_FOREGROUND");
+	if (!o.foreground && !(fg && !strcmp(fg, "1")))
+		return daemonize(&o, argv);
+	return run(&o);
+}
