@@ -122,6 +122,18 @@ stop
 [ "$(counter "$IB" coalesced)" = 0 ] || fail "coalesced writes without vnet header"
 echo "ok: offloads off"
 
+echo "--- a passed fd (WG_TUN_FD), with and without vnet header"
+start --pass-fd vnet
+grep -q "^$IA vnet_hdr=1 .*queues=1 .*tso=on" "$tmp/out" || fail "passed vnet fd lost its offloads"
+transfer 10.203.0.2
+stop
+[ "$(counter "$IA" gso_tcp4)" -gt 0 ] || fail "no super-packets from a passed vnet fd"
+start --pass-fd plain
+grep -q "^$IA vnet_hdr=0 .*queues=1" "$tmp/out" || fail "plain passed fd claims a vnet header"
+transfer fd77:7470::2
+stop
+echo "ok: passed fds"
+
 echo "--- interface deleted underneath"
 start
 ip -n "$NA" link del "$IA"

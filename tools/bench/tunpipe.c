@@ -9,6 +9,8 @@
  *     prints "ready" with the offload state, then link events as they come
  *     ("event IF up|down|mtu N|closed"); on SIGINT/SIGTERM, or when an
  *     interface is deleted, prints each device's counters and exits 0.
+ *     --pass-fd vnet|plain opens A's TUN first and hands the fd over, as
+ *     WG_TUN_FD does (with or without IFF_VNET_HDR).
  *   tunpipe sink ADDR PORT   accept one TCP connection, copy it to stdout
  *   tunpipe send ADDR PORT   copy stdin to one TCP connection
  */
@@ -26,8 +28,11 @@
 #include <unistd.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <net/if.h>
+#include <sys/ioctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <linux/if_tun.h>
 
 #include "tun/tun.h"
 #include "tun/tun_bridge.h"
@@ -47,8 +52,31 @@ static int enter_netns(const char *name)
 	return ret;
 }
 
+/* Opens the TUN as wg-quick's parent would before passing WG_TUN_FD. */
+static int open_passed(struct tun **t, const char *ifname,
+		       const struct tun_options *o, bool vnet)
+{
+	struct ifreq ifr = { 0 };
+	int fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC), ret;
+
+	if (fd < 0)
+		return -errno;
+	snprintf(ifr.ifr_name, IFNAMSIZ, "%s", ifname);
+	ifr.ifr_flags = IFF_TUN | IFF_NO_PI | (vnet ? IFF_VNET_HDR : 0);
+	if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
+		ret = -errno;
+		close(fd);
+		return ret;
+	}
+	ret = tun_open_fd(t, fd, o);
+	if (ret < 0)
+		close(fd);
+	return ret;
+}
+
+/* pass_fd: 0 tun_open(), 1 a passed fd with vnet header, 2 without. */
 static int open_in(struct tun **t, const char *ns, const char *ifname,
-		   const struct tun_options *o)
+		   const struct tun_options *o, int pass_fd)
 {
 	int ret = enter_netns(ns);
 
@@ -56,7 +84,10 @@ static int open_in(struct tun **t, const char *ns, const char *ifname,
 		fprintf(stderr, "tunpipe: netns %s: %s\n", ns, strerror(-ret));
 		return ret;
 	}
-	ret = tun_open(t, ifname, o);
+	if (pass_fd)
+		ret = open_passed(t, ifname, o, pass_fd == 1);
+	else
+		ret = tun_open(t, ifname, o);
 	if (ret < 0)
 		fprintf(stderr, "tunpipe: %s: %s\n", ifname, strerror(-ret));
 	return ret;
@@ -125,7 +156,8 @@ static void usage(void)
 {
 	fprintf(stderr,
 		"usage: tunpipe [--queues N] [--mtu N] [--no-offload] [--no-tso] [--no-uso]\n"
-		"               [--no-tcp-gro] [--no-udp-gro] NS_A IF_A NS_B IF_B\n"
+		"               [--no-tcp-gro] [--no-udp-gro] [--pass-fd vnet|plain]\n"
+		"               NS_A IF_A NS_B IF_B\n"
 		"       tunpipe sink ADDR PORT | tunpipe send ADDR PORT\n");
 }
 
@@ -219,6 +251,7 @@ int main(int argc, char **argv)
 		{ "no-uso", no_argument, NULL, 'U' },
 		{ "no-tcp-gro", no_argument, NULL, 't' },
 		{ "no-udp-gro", no_argument, NULL, 'u' },
+		{ "pass-fd", required_argument, NULL, 'p' },
 		{ 0 }
 	};
 	struct tun *a = NULL, *b = NULL;
@@ -226,7 +259,7 @@ int main(int argc, char **argv)
 	struct tun_options o;
 	struct pollfd p[3];
 	sigset_t set;
-	int opt, ret = 1;
+	int opt, ret = 1, pass_fd = 0;
 
 	if (argc == 4 && (!strcmp(argv[1], "sink") || !strcmp(argv[1], "send")))
 		return sink_or_send(!strcmp(argv[1], "sink"), argv[2], argv[3]);
@@ -241,6 +274,7 @@ int main(int argc, char **argv)
 		case 'U': o.no_uso = true; break;
 		case 't': o.no_tcp_gro = true; break;
 		case 'u': o.no_udp_gro = true; break;
+		case 'p': pass_fd = !strcmp(optarg, "plain") ? 2 : 1; break;
 		default: usage(); return 2;
 		}
 	}
@@ -252,8 +286,8 @@ int main(int argc, char **argv)
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGTERM);
 	sigprocmask(SIG_BLOCK, &set, NULL);	/* before the bridge threads */
-	if (open_in(&a, argv[optind], argv[optind + 1], &o) < 0 ||
-	    open_in(&b, argv[optind + 2], argv[optind + 3], &o) < 0)
+	if (open_in(&a, argv[optind], argv[optind + 1], &o, pass_fd) < 0 ||
+	    open_in(&b, argv[optind + 2], argv[optind + 3], &o, 0) < 0)
 		goto out;
 	if (tun_bridge_start(&br, a, b) < 0)
 		goto out;
