@@ -135,42 +135,6 @@ struct wg_peer *index_table_lookup_handshake(struct index_table *t,
 	return peer;
 }
 
-/* ---- replay window (the kernel's counter_validate) ---- */
-
-void noise_replay_init(struct noise_replay *r)
-{
-	memset(r, 0, sizeof(*r));
-}
-
-bool noise_replay_check(struct noise_replay *r, uint64_t their)
-{
-	uint64_t index, index_current, top, i;
-	uint64_t bit;
-	bool fresh;
-
-	if (r->counter >= REJECT_AFTER_MESSAGES + 1 ||
-	    their >= REJECT_AFTER_MESSAGES)
-		return false;
-	++their;
-	if (their + REPLAY_WINDOW < r->counter)
-		return false;
-	index = their / REPLAY_BITS_PER_LONG;
-	if (their > r->counter) {
-		index_current = r->counter / REPLAY_BITS_PER_LONG;
-		top = index - index_current;
-		if (top > REPLAY_BITMAP_LEN)
-			top = REPLAY_BITMAP_LEN;
-		for (i = 1; i <= top; ++i)
-			r->bitmap[(i + index_current) & (REPLAY_BITMAP_LEN - 1)] = 0;
-		r->counter = their;
-	}
-	index &= REPLAY_BITMAP_LEN - 1;
-	bit = 1ULL << (their & (REPLAY_BITS_PER_LONG - 1));
-	fresh = !(r->bitmap[index] & bit);
-	r->bitmap[index] |= bit;
-	return fresh;
-}
-
 /* ---- keypairs ---- */
 
 void noise_keypair_get(struct noise_keypair *kp)
@@ -225,7 +189,7 @@ int noise_keypair_replay(struct noise_keypair *kp, uint64_t counter)
 	bool fresh;
 
 	pthread_mutex_lock(&kp->replay_lock);
-	fresh = noise_replay_check(&kp->replay, counter);
+	fresh = replay_check(&kp->replay, counter);
 	pthread_mutex_unlock(&kp->replay_lock);
 	return fresh ? 0 : -EALREADY;
 }
@@ -548,7 +512,7 @@ struct noise_keypair *noise_derive_keypair(struct noise_handshake *hs,
 	atomic_init(&kp->send_counter, 0);
 	atomic_init(&kp->valid, true);
 	pthread_mutex_init(&kp->replay_lock, NULL);
-	noise_replay_init(&kp->replay);
+	replay_init(&kp->replay);
 	kp->entry.type = INDEX_KEYPAIR;
 	kp->entry.keypair = kp;
 	kp->birthdate = now;

@@ -30,6 +30,7 @@
 #include <stdint.h>
 
 #include "device/messages.h"
+#include "device/replay.h"
 
 struct wg_peer;
 struct noise_keypair;
@@ -71,21 +72,6 @@ struct noise_keypair *index_table_get_keypair(struct index_table *t,
 struct wg_peer *index_table_lookup_handshake(struct index_table *t,
 					     uint32_t index);
 
-/* Sliding replay window (RFC 6479 style), kernel-compatible semantics. */
-#define REPLAY_BITS_PER_LONG 64
-#define REPLAY_BITMAP_LEN 128
-#define REPLAY_WINDOW ((REPLAY_BITMAP_LEN - 1) * REPLAY_BITS_PER_LONG)
-
-struct noise_replay {
-	uint64_t counter;	/* next expected (highest seen + 1) */
-	uint64_t bitmap[REPLAY_BITMAP_LEN];
-};
-
-void noise_replay_init(struct noise_replay *r);
-/* true if counter is new (and marks it seen); false for a replay, a
- * counter behind the window, or one at or past the reject limit. */
-bool noise_replay_check(struct noise_replay *r, uint64_t counter);
-
 struct noise_keypair {
 	atomic_uint refcount;
 	struct index_entry entry;
@@ -94,7 +80,7 @@ struct noise_keypair {
 	struct dp_aead *recv;
 	atomic_uint_fast64_t send_counter;
 	pthread_mutex_t replay_lock;
-	struct noise_replay replay;
+	struct replay replay;
 	uint64_t birthdate;		/* injected monotonic clock */
 	uint32_t remote_index;		/* wire byte order */
 	bool i_am_the_initiator;

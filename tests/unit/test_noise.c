@@ -2,8 +2,7 @@
 /*
  * The handshake against an independent, straight-from-the-paper
  * construction written here (own HKDF over HMAC-BLAKE2s), in both roles;
- * the index table; the replay window against the kernel's sequence and a
- * brute-force model.
+ * and the index table.
  */
 #include "config.h"
 
@@ -313,105 +312,6 @@ START_TEST(index_table)
 }
 END_TEST
 
-/* ---- replay window ---- */
-
-static struct noise_replay r;
-static unsigned int step;
-
-static void T(uint64_t n, bool want)
-{
-	step++;
-	ck_assert_msg(noise_replay_check(&r, n) == want, "step %u: counter %llu", step,
-		      (unsigned long long)n);
-}
-
-START_TEST(replay_kernel_sequence)
-{
-	const uint64_t lim = REPLAY_WINDOW + 1;
-	uint64_t i;
-
-	noise_replay_init(&r);
-	T(0, true); T(1, true); T(1, false); T(9, true); T(8, true);
-	T(7, true); T(7, false); T(lim, true); T(lim - 1, true);
-	T(lim - 1, false); T(lim - 2, true); T(2, true); T(2, false);
-	T(lim + 16, true); T(3, false); T(lim + 16, false); T(lim * 4, true);
-	T(lim * 4 - (lim - 1), true); T(10, false); T(lim * 4 - lim, false);
-	T(lim * 4 - (lim + 1), false); T(lim * 4 - (lim - 2), true);
-	T(lim * 4 + 1 - lim, false); T(0, false);
-	T(REJECT_AFTER_MESSAGES, false); T(REJECT_AFTER_MESSAGES - 1, true);
-	T(REJECT_AFTER_MESSAGES, false); T(REJECT_AFTER_MESSAGES - 1, false);
-	T(REJECT_AFTER_MESSAGES - 2, true); T(REJECT_AFTER_MESSAGES + 1, false);
-	T(REJECT_AFTER_MESSAGES + 2, false); T(REJECT_AFTER_MESSAGES - 2, false);
-	T(REJECT_AFTER_MESSAGES - 3, true); T(0, false);
-
-	noise_replay_init(&r);
-	for (i = 1; i <= REPLAY_WINDOW; ++i)
-		T(i, true);
-	T(0, true);
-	T(0, false);
-
-	noise_replay_init(&r);
-	for (i = 2; i <= REPLAY_WINDOW + 1; ++i)
-		T(i, true);
-	T(1, true);
-	T(0, false);
-
-	noise_replay_init(&r);
-	for (i = REPLAY_WINDOW + 1; i-- > 0;)
-		T(i, true);
-
-	noise_replay_init(&r);
-	for (i = REPLAY_WINDOW + 2; i-- > 1;)
-		T(i, true);
-	T(0, false);
-
-	noise_replay_init(&r);
-	for (i = REPLAY_WINDOW + 1; i-- > 1;)
-		T(i, true);
-	T(REPLAY_WINDOW + 1, true);
-	T(0, false);
-
-	noise_replay_init(&r);
-	for (i = REPLAY_WINDOW + 1; i-- > 1;)
-		T(i, true);
-	T(0, true);
-	T(REPLAY_WINDOW + 1, true);
-}
-END_TEST
-
-/* The model: a set of seen counters; accept iff unseen and within
- * REPLAY_WINDOW of the highest seen.  The real window may forget up to one
- * extra block at its edge, so the model accepts less, never more. */
-START_TEST(replay_model)
-{
-	static bool seen[40000];
-	uint64_t max = 0, c;
-	bool any = false, got, model;
-	unsigned int i;
-
-	noise_replay_init(&r);
-	srand(7);
-	for (i = 0; i < 200000; i++) {
-		c = (uint64_t)rand() % 40000;
-		if (any && c < max && max - c > 300 && rand() % 4)
-			c = max - (uint64_t)(rand() % 300);	/* mostly near the top */
-		got = noise_replay_check(&r, c);
-		model = !seen[c] && (!any || c + REPLAY_WINDOW > max);
-		if (seen[c])
-			ck_assert_msg(!got, "replay of %llu accepted", (unsigned long long)c);
-		if (model)
-			ck_assert_msg(got, "fresh %llu rejected (max %llu)",
-				      (unsigned long long)c, (unsigned long long)max);
-		if (got) {
-			seen[c] = true;
-			if (!any || c > max)
-				max = c;
-			any = true;
-		}
-	}
-}
-END_TEST
-
 static Suite *noise_suite(void)
 {
 	Suite *su = suite_create("noise");
@@ -424,8 +324,6 @@ static Suite *noise_suite(void)
 	suite_add_tcase(su, tc);
 	tc = tcase_create("tables");
 	tcase_add_test(tc, index_table);
-	tcase_add_test(tc, replay_kernel_sequence);
-	tcase_add_test(tc, replay_model);
 	suite_add_tcase(su, tc);
 	return su;
 }

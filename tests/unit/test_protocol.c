@@ -5,6 +5,7 @@
 #include <check.h>
 #include <stdio.h>
 
+#include "device/allowedips.h"
 #include "tests/unit/proto_sim.h"
 
 static struct sim s;
@@ -362,7 +363,7 @@ START_TEST(replay_and_reorder)
 	/* Beyond the window: p1 (counter 1) after counter 1 + 8128 + 1. */
 	capture_data(&s.a, "keep", p1, &l1);	/* counter 4 */
 	s.a.drop_all = true;
-	for (i = 0; i < REPLAY_WINDOW + 1; i++)
+	for (i = 0; i < REPLAY_WINDOW_SIZE + 1; i++)
 		sim_send(&s.a, "", 0);
 	s.a.drop_all = false;
 	sim_send(&s.a, "far", 3);
@@ -587,6 +588,73 @@ START_TEST(malformed_messages)
 }
 END_TEST
 
+
+/* A 20-byte IPv4 header (no payload) from src to dst. */
+static void ipv4(uint8_t pkt[32], const char *src, const char *dst)
+{
+	memset(pkt, 0, 32);
+	pkt[0] = 0x45;
+	pkt[3] = 20;
+	pkt[8] = 64;
+	pkt[9] = 17;
+	inet_pton(AF_INET, src, pkt + 12);
+	inet_pton(AF_INET, dst, pkt + 16);
+}
+
+/* What the receive path does after decrypting: the inner source must
+ * belong to the peer whose key decrypted it (cryptokey routing). */
+static int receive_checked(struct allowedips *t, const uint8_t *pkt, size_t len)
+{
+	uint8_t buf[SIM_MAX_PKT];
+	struct noise_keypair *kp;
+	struct wg_action act;
+	uint8_t *plain;
+	size_t pl;
+	int ret;
+
+	memcpy(buf, pkt, len);
+	ret = wg_data_open(&s.b.p, buf, len, s.now, &kp, &plain, &pl);
+	if (ret)
+		return ret;
+	if (allowedips_lookup_src(t, plain, pl) != kp->peer) {
+		noise_keypair_put(kp);
+		return -EPERM;
+	}
+	wg_peer_received_data(kp->peer, kp, &s.a.self, len, false, s.now, &act);
+	noise_keypair_put(kp);
+	return 0;
+}
+
+START_TEST(allowed_ips_source_check)
+{
+	struct allowedips *t = allowedips_new();
+	uint8_t other_pub[32], other_priv[32], inner[32], addr[4];
+	struct wg_peer *other;
+
+	x25519_generate(other_priv, other_pub);
+	other = wg_peer_new(&s.b.p, other_pub, NULL);
+	inet_pton(AF_INET, "10.0.0.0", addr);
+	allowedips_insert(t, AF_INET, addr, 24, s.b.peer);
+	inet_pton(AF_INET, "10.0.0.2", addr);
+	allowedips_insert(t, AF_INET, addr, 32, other);
+	sim_send(&s.a, "x", 1);
+
+	s.a.drop_all = true;
+	ipv4(inner, "10.0.0.1", "10.9.9.9");
+	sim_send(&s.a, inner, 20);
+	ck_assert_int_eq(receive_checked(t, s.a.last_msg, s.a.last_len), 0);
+	/* Inside A's /24 but owned by another peer: dropped. */
+	ipv4(inner, "10.0.0.2", "10.9.9.9");
+	sim_send(&s.a, inner, 20);
+	ck_assert_int_eq(receive_checked(t, s.a.last_msg, s.a.last_len), -EPERM);
+	/* Outside every prefix: dropped. */
+	ipv4(inner, "192.168.1.1", "10.9.9.9");
+	sim_send(&s.a, inner, 20);
+	ck_assert_int_eq(receive_checked(t, s.a.last_msg, s.a.last_len), -EPERM);
+	allowedips_free(t);
+}
+END_TEST
+
 static Suite *protocol_suite(void)
 {
 	Suite *su = suite_create("protocol");
@@ -617,6 +685,7 @@ static Suite *protocol_suite(void)
 	tcase_add_test(tc, duplicate_and_self_peers);
 	tcase_add_test(tc, private_key_change);
 	tcase_add_test(tc, malformed_messages);
+	tcase_add_test(tc, allowed_ips_source_check);
 	suite_add_tcase(su, tc);
 	return su;
 }
