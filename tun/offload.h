@@ -22,6 +22,12 @@
  *   -EINVAL   malformed header or packet
  *   -ENOBUFS  more segments than nbufs
  *   -EMSGSIZE a segment does not fit bufcap - headroom
+ * On error nothing at all is written.  GSO segments are complete packets:
+ * fresh IPv4 ID/length/header checksum or IPv6 payload length, and a full
+ * L4 checksum (never 0: 0xffff stands for it).  hdr_len is ignored; the
+ * headers are csum_start (must equal the IPv4 IHL; >= 40 for IPv6, so
+ * extension headers pass) plus the TCP data offset or 8.  GSO_NONE
+ * packets are passed through, their NEEDS_CSUM checksum completed.
  */
 #define OFFLOAD_MAX_SEGMENTS 128
 
@@ -39,8 +45,17 @@ int offload_split(const uint8_t *in, size_t in_len, uint8_t *const *bufs,
  * On return out[0..ret) lists, in order, the indices to write; the write
  * for index i is bufs[i] + offset - VNET_HDR_LEN, lens[i] + VNET_HDR_LEN
  * bytes.  Packets merged into another are not listed.  Returns the count
- * or a negative errno (-EINVAL for bad arguments: n > GRO_MAX_BATCH or a
- * too small offset).
+ * or a negative errno (-EINVAL for bad arguments: n > GRO_MAX_BATCH, a
+ * too small offset, or some lens[i] > bufcap - offset; nothing is touched
+ * then).  Unmerged packets keep their bytes; only the VNET_HDR_LEN bytes in
+ * front of them are written (zeroes).  A merged packet is at most 65535
+ * bytes and GRO_MAX_SEGMENTS segments; its L4 checksum field holds the
+ * pseudo-header sum (CHECKSUM_PARTIAL) for the kernel to complete.  stats
+ * may be NULL; it is added to, not reset.
+ *
+ * The table is gro_table_size() bytes of caller memory (malloc alignment),
+ * set up once with gro_table_init(flags) and reusable for every batch of
+ * one thread; re-init it to change flags.
  */
 #define GRO_MAX_BATCH 128
 #define GRO_MAX_SEGMENTS 64
