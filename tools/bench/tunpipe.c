@@ -299,7 +299,10 @@ int main(int argc, char **argv)
 	p[1] = (struct pollfd){ .fd = tun_event_fd(a), .events = POLLIN };
 	p[2] = (struct pollfd){ .fd = tun_event_fd(b), .events = POLLIN };
 	for (;;) {
-		if (drain_events(a) | drain_events(b))
+		bool gone_a = drain_events(a);	/* both drained, always */
+		bool gone_b = drain_events(b);
+
+		if (gone_a || gone_b)
 			break;
 		if (poll(p, 3, -1) < 0 && errno != EINTR)
 			break;
