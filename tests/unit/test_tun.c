@@ -6,6 +6,7 @@
 #include <check.h>
 #include <errno.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -144,6 +145,16 @@ static size_t udp4(uint8_t *p, size_t pay, uint8_t fill, uint16_t id)
 	return len;
 }
 
+static int nlogs;
+static char last_log[256];
+
+static void count_log(void *ctx, const char *msg)
+{
+	(void)ctx;
+	nlogs++;
+	snprintf(last_log, sizeof(last_log), "%s", msg);
+}
+
 static struct tun *open_mem(bool tso, bool uso, bool reject, bool probe)
 {
 	struct tun_mem_options o;
@@ -155,7 +166,8 @@ static struct tun *open_mem(bool tso, bool uso, bool reject, bool probe)
 	o.uso = uso;
 	o.reject_gso = reject;
 	o.tun.no_gro_probe = !probe;
-	o.tun.log = NULL;
+	o.tun.log = count_log;
+	nlogs = 0;
 	ck_assert_int_eq(tun_mem_open(&t, "vgmem0", &o), 0);
 	return t;
 }
@@ -358,6 +370,8 @@ START_TEST(test_probe_turns_gro_off)
 	ck_assert(!s.on[TUN_FEAT_TCP_GRO]);
 	ck_assert(!s.on[TUN_FEAT_UDP_GRO]);
 	ck_assert_ptr_nonnull(strstr(s.why[TUN_FEAT_TCP_GRO], "probe"));
+	ck_assert_int_eq(nlogs, 1);
+	ck_assert_ptr_nonnull(strstr(last_log, "turned off"));
 	ck_assert(s.on[TUN_FEAT_TSO]);
 	tun_close(t);
 }
@@ -400,12 +414,15 @@ START_TEST(test_einval_resends_split)
 	ck_assert(!s.on[TUN_FEAT_TCP_GRO]);
 	ck_assert_ptr_nonnull(strstr(s.why[TUN_FEAT_TCP_GRO], "EINVAL"));
 
-	/* GRO stays off: the next batch goes out as is. */
+	ck_assert_int_eq(nlogs, 1);
+
+	/* GRO stays off: the next batch goes out as is, no new log line. */
 	three_segments(lens);
 	ck_assert_int_eq(tun_write(t, 0, bufs, lens, 3, HEAD), 3);
 	tun_get_counters(t, &c);
 	ck_assert_uint_eq(c.rejected, 1);
 	ck_assert_uint_eq(c.writes, 6);
+	ck_assert_int_eq(nlogs, 1);
 	tun_close(t);
 }
 END_TEST
