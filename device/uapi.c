@@ -374,12 +374,9 @@ int uapi_format_endpoint(char *buf, const struct uapi_endpoint *ep)
 		n = format_addr(buf, AF_INET, (const uint8_t *)&ep->in4.sin_addr);
 		return n + sprintf(buf + n, ":%u", ntohs(ep->in4.sin_port));
 	}
+	/* wireguard-go prints the address without its zone. */
 	buf[0] = '[';
 	n = 1 + format_addr(buf + 1, AF_INET6, ep->in6.sin6_addr.s6_addr);
-	if (ep->zone[0])
-		n += sprintf(buf + n, "%%%s", ep->zone);
-	else if (ep->in6.sin6_scope_id)
-		n += sprintf(buf + n, "%%%u", ep->in6.sin6_scope_id);
 	return n + sprintf(buf + n, "]:%u", ntohs(ep->in6.sin6_port));
 }
 
