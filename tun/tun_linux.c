@@ -347,6 +347,12 @@ int tun_open(struct tun **out, const char *name, const struct tun_options *opts)
 		return -ENOMEM;
 	snprintf(t->name, IFNAMSIZ, "%s", name);
 	ret = open_queue(t->name, flags);
+	/* A persistent device made without multi_queue (ip tuntap add) still
+	 * takes a single queue. */
+	if (ret == -EINVAL && t->nqueues == 1) {
+		flags &= ~IFF_MULTI_QUEUE;
+		ret = open_queue(t->name, flags);
+	}
 	if (ret < 0)
 		goto fail;
 	t->q[0].fd = ret;
