@@ -168,6 +168,12 @@ int vg_bind_group_rebind(struct vg_bind **binds, unsigned int n, uint16_t port)
 
 	if (!state)
 		return -ENOMEM;
+	/* The same fixed port again: nothing to do (and rebinding a port
+	 * without SO_REUSEPORT onto itself would fail). */
+	if (n && port && port == binds[0]->port) {
+		free(state);
+		return 0;
+	}
 	for (i = 0; i < n; i++) {
 		ret = binds[i]->ops->rebind_prepare(binds[i], port, &state[i]);
 		if (ret < 0)

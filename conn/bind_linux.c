@@ -777,7 +777,9 @@ static int send_planned(struct tx *t, unsigned int nm)
 			t->done = base + t->lb->plan[k - 1].first + t->lb->plan[k - 1].count;
 			continue;
 		}
-		ret = tx_error(t, &t->lb->plan[k], ret < 0 ? errno : EIO);
+		/* sendmmsg never returns 0 for a non-empty vector; should it, drop
+		 * and count that message rather than spin or blame GSO. */
+		ret = tx_error(t, &t->lb->plan[k], ret < 0 ? errno : ENOBUFS);
 		if (ret < 0)
 			return ret;
 		if (ret == TX_RETRY)
@@ -820,6 +822,8 @@ static int linux_set_fwmark(struct vg_bind *b, uint32_t mark)
 			continue;
 		if (setint(lb->s[i].fd, SOL_SOCKET, SO_MARK, (int)mark))
 			return -errno;
+		/* Marked traffic may take another path: re-learn what it takes. */
+		lb->s[i].gso_max_seg = VG_UDP_MAX_DATAGRAM;
 	}
 	return 0;
 }

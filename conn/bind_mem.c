@@ -225,7 +225,7 @@ static int mem_recv(struct vg_bind *b, int family, struct vg_rx_pkt *pkts, unsig
 		}
 		free(d->data);
 		q->head = (q->head + 1) % VG_MEMNET_QUEUE;
-		q->count--;
+		__atomic_store_n(&q->count, q->count - 1, __ATOMIC_RELAXED);
 	}
 	if (!q->count)
 		efd_set(q, false);
