@@ -6,6 +6,7 @@
 #include <stdio.h>
 
 #include "device/allowedips.h"
+#include "device/ratelimiter.h"
 #include "tests/unit/proto_sim.h"
 
 static struct sim s;
@@ -655,6 +656,89 @@ START_TEST(allowed_ips_source_check)
 }
 END_TEST
 
+
+static uint64_t rl_clock(void *ctx)
+{
+	return ((struct sim *)ctx)->now;
+}
+
+static bool rl_allow(void *ctx, const struct wg_endpoint *src, uint64_t now)
+{
+	if (src->addr.sa.sa_family == AF_INET)
+		return ratelimiter_allow(ctx, AF_INET, &src->addr.in4.sin_addr);
+	return ratelimiter_allow(ctx, AF_INET6, &src->addr.in6.sin6_addr);
+}
+
+/* A handshake message from c to b's proto; returns b's reply. */
+static int to_b(const uint8_t *msg, size_t len, const struct wg_endpoint *src,
+		struct wg_action *reply)
+{
+	uint8_t buf[MESSAGE_INITIATION_LEN];
+
+	memcpy(buf, msg, len);
+	return wg_proto_handle_handshake(&s.b.p, buf, len, src, true, s.now, reply);
+}
+
+START_TEST(ratelimited_flood_vs_other_source)
+{
+	struct ratelimiter *rl = ratelimiter_new(0, rl_clock, &s);
+	uint8_t flood[MESSAGE_INITIATION_LEN], c_priv[32];
+	struct wg_action act, reply, done;
+	struct wg_endpoint c_ep;
+	struct wg_peer *c_peer, *b_of_c;
+	struct wg_proto c;
+	unsigned int i;
+
+	s.b.p.ratelimit = rl_allow;
+	s.b.p.ratelimit_ctx = rl;
+	/* A third device C, a peer of B, at another address. */
+	wg_proto_init(&c);
+	c.wallclock = sim_wallclock;
+	c.wallclock_ctx = &s;
+	crypto_random(c_priv, 32);
+	wg_proto_set_private_key(&c, c_priv);
+	b_of_c = wg_peer_new(&c, s.b.pub, NULL);
+	c_peer = wg_peer_new(&s.b.p, c.identity.static_public, NULL);
+	ck_assert_ptr_nonnull(c_peer);
+	sim_endpoint(&c_ep, "192.0.2.3", 51820);
+
+	/* A gets a cookie, then floods B with one MAC2-valid initiation. */
+	s.a.under_load = true;
+	sim_send(&s.a, "x", 1);
+	ck_assert_uint_eq(s.b.sent[MESSAGE_HANDSHAKE_COOKIE], 1);
+	s.now += sim_secs(6);
+	ck_assert_int_eq(wg_peer_want_handshake(s.a.peer, s.now, &act), 0);
+	memcpy(flood, act.msg, sizeof(flood));
+	for (i = 0; i < 100; i++)
+		to_b(flood, sizeof(flood), &s.a.self, &reply);
+	/* Burst of 5 past the limiter (one handshake, four replays). */
+	ck_assert_uint_eq(wg_proto_counter(&s.b.p, WG_CNT_RATELIMITED), 95);
+	ck_assert_uint_eq(wg_proto_counter(&s.b.p, WG_CNT_REPLAYED_INITIATION), 4);
+
+	/* Meanwhile C, from its own address, gets its cookie and completes. */
+	ck_assert_int_eq(wg_peer_want_handshake(b_of_c, s.now, &act), 0);
+	ck_assert_int_eq(to_b(act.msg, act.msg_len, &c_ep, &reply), 0);
+	ck_assert_uint_eq(reply.msg_len, MESSAGE_COOKIE_LEN);
+	ck_assert_int_eq(wg_proto_handle_handshake(&c, reply.msg, reply.msg_len, &s.b.self,
+						   false, s.now, &done), 0);
+	s.now += sim_secs(5.5);
+	ck_assert_uint_eq(wg_timers_tick(b_of_c, s.now, &act), WG_ACT_SEND_MSG);
+	ck_assert_int_eq(to_b(act.msg, act.msg_len, &c_ep, &reply), 0);
+	ck_assert_uint_eq(reply.msg_len, MESSAGE_RESPONSE_LEN);
+	ck_assert_int_eq(wg_proto_handle_handshake(&c, reply.msg, reply.msg_len, &s.b.self,
+						   false, s.now, &done), 0);
+	ck_assert(wg_peer_has_current(b_of_c));
+	ck_assert_uint_eq(wg_proto_counter(&s.b.p, WG_CNT_RATELIMITED), 95);
+
+	/* 5.5 s later A's bucket is full again: a burst of 5, then refused. */
+	for (i = 0; i < 5; i++)
+		ck_assert_int_ne(to_b(flood, sizeof(flood), &s.a.self, &reply), -EBUSY);
+	ck_assert_int_eq(to_b(flood, sizeof(flood), &s.a.self, &reply), -EBUSY);
+	wg_proto_destroy(&c);
+	ratelimiter_free(rl);
+}
+END_TEST
+
 static Suite *protocol_suite(void)
 {
 	Suite *su = suite_create("protocol");
@@ -686,6 +770,7 @@ static Suite *protocol_suite(void)
 	tcase_add_test(tc, private_key_change);
 	tcase_add_test(tc, malformed_messages);
 	tcase_add_test(tc, allowed_ips_source_check);
+	tcase_add_test(tc, ratelimited_flood_vs_other_source);
 	suite_add_tcase(su, tc);
 	return su;
 }
