@@ -26,6 +26,9 @@
 #ifndef UDP_SEGMENT
 #define UDP_SEGMENT 103
 #endif
+#ifndef UDP_GRO
+#define UDP_GRO 104
+#endif
 
 #define SLOT 2048
 static uint8_t rxbuf[VG_BIND_BATCH][SLOT];
@@ -746,6 +749,191 @@ START_TEST(inject_unreachable)
 }
 END_TEST
 
+/* What reaches sendmmsg: control bytes only when there is something to
+ * say, UDP_SEGMENT only on multi-datagram messages, at most 64 each. */
+struct inspect {
+	unsigned int msgs, with_ctl, with_gso, with_pktinfo, max_iov;
+	uint16_t gso_seen;
+	bool bad;
+};
+
+static int inspect_sendmmsg(void *arg, int fd, struct mmsghdr *m, unsigned int n, int flags)
+{
+	struct inspect *in = arg;
+
+	for (unsigned int i = 0; i < n; i++) {
+		struct msghdr *h = &m[i].msg_hdr;
+		size_t total = 0;
+
+		in->msgs++;
+		if (h->msg_iovlen > in->max_iov)
+			in->max_iov = (unsigned int)h->msg_iovlen;
+		for (size_t k = 0; k < h->msg_iovlen; k++)
+			total += h->msg_iov[k].iov_len;
+		if (!h->msg_controllen) {
+			if (h->msg_control)
+				in->bad = true;
+			if (h->msg_iovlen > 1)
+				in->bad = true;	/* several datagrams need UDP_SEGMENT */
+			continue;
+		}
+		in->with_ctl++;
+		if (has_cmsg(h, IPPROTO_IP, IP_PKTINFO))
+			in->with_pktinfo++;
+		for (struct cmsghdr *cm = CMSG_FIRSTHDR(h); cm; cm = CMSG_NXTHDR(h, cm)) {
+			uint16_t g;
+
+			if (cm->cmsg_level != SOL_UDP || cm->cmsg_type != UDP_SEGMENT)
+				continue;
+			memcpy(&g, CMSG_DATA(cm), sizeof(g));
+			in->with_gso++;
+			in->gso_seen = g;
+			if (cm->cmsg_len != CMSG_LEN(sizeof(uint16_t)) || h->msg_iovlen < 2 ||
+			    h->msg_iov[0].iov_len != g || total > VG_UDP_GSO_MAX_BYTES_V4)
+				in->bad = true;
+		}
+	}
+	return sendmmsg(fd, m, n, flags);
+}
+
+START_TEST(control_bytes)
+{
+	struct vg_bind_config c = cfg();
+	struct vg_bind *a = open_bind(&c), *b = open_bind(&c);
+	struct inspect in = { 0 };
+	struct vg_bind_syscalls sc = { .sendmmsg = inspect_sendmmsg, .arg = &in };
+	struct vg_endpoint ep = to(AF_INET, "127.0.0.1", vg_bind_port(b));
+	static struct vg_rx_pkt got[VG_BIND_BATCH];
+	struct iovec iov[VG_BIND_BATCH];
+
+	vg_bind_set_syscalls(a, &sc);
+	/* Unequal sizes, no sticky source: no control bytes at all. */
+	for (int i = 0; i < 10; i++) {
+		fill(txbuf[i], 10 + (size_t)i, (uint32_t)i);
+		iov[i].iov_base = txbuf[i];
+		iov[i].iov_len = 10 + (size_t)i;
+	}
+	ck_assert_int_eq(vg_bind_send(a, &ep, iov, 10), 10);
+	ck_assert_uint_eq(in.msgs, 10);
+	ck_assert_uint_eq(in.with_ctl, 0);
+	ck_assert(!in.bad);
+	ck_assert_uint_eq(recv_some(b, AF_INET, got, 10, VG_BIND_BATCH), 10);
+	free_rx(got, 10);
+	/* 128 equal ones with a sticky source: 2 messages of 64, both with
+	 * PKTINFO then UDP_SEGMENT. */
+	memset(&in, 0, sizeof(in));
+	for (int i = 0; i < 128; i++) {
+		fill(txbuf[i], 500, (uint32_t)i);
+		iov[i].iov_base = txbuf[i];
+		iov[i].iov_len = 500;
+	}
+	ep.has_src = true;
+	ep.src.in4.s_addr = htonl(INADDR_LOOPBACK);
+	ep.src_ifindex = 1;
+	ck_assert_int_eq(vg_bind_send(a, &ep, iov, 128), 128);
+	ck_assert_uint_eq(in.msgs, 2);
+	ck_assert_uint_eq(in.with_pktinfo, 2);
+	ck_assert_uint_eq(in.with_gso, 2);
+	ck_assert_uint_eq(in.gso_seen, 500);
+	ck_assert_uint_eq(in.max_iov, 64);
+	ck_assert(!in.bad);
+	ck_assert_uint_eq(recv_some(b, AF_INET, got, 128, VG_BIND_BATCH), 128);
+	for (int i = 0; i < 128; i++)
+		check_dgram(got[i].data, got[i].len, 500, (uint32_t)i);
+	free_rx(got, 128);
+	vg_bind_close(a);
+	vg_bind_close(b);
+}
+END_TEST
+
+/* A crafted coalesced receive: the UDP_GRO size is an int, and every piece
+ * gets the parent's sender and pktinfo, in order, over several calls. */
+struct fake_rx {
+	bool done;
+};
+
+static int fake_recvmmsg(void *arg, int fd, struct mmsghdr *m, unsigned int n, int flags)
+{
+	struct fake_rx *f = arg;
+	struct msghdr *h = &m[0].msg_hdr;
+	struct sockaddr_in *from = h->msg_name;
+	struct in_pktinfo pi = { .ipi_ifindex = 3 };
+	struct cmsghdr *cm;
+	int gso = 100;
+	uint8_t *p = h->msg_iov[0].iov_base;
+
+	if (f->done) {
+		errno = EAGAIN;
+		return -1;
+	}
+	f->done = true;
+	ck_assert_uint_ge(n, 1);
+	ck_assert_uint_ge(h->msg_iov[0].iov_len, 1050);
+	for (int i = 0; i < 1050; i++)
+		p[i] = (uint8_t)(i / 100);
+	memset(from, 0, sizeof(*from));
+	from->sin_family = AF_INET;
+	from->sin_port = htons(4242);
+	from->sin_addr.s_addr = htonl(0x0a000009);
+	h->msg_namelen = sizeof(*from);
+	pi.ipi_spec_dst.s_addr = htonl(0x7f000002);
+	ck_assert_uint_ge(h->msg_controllen, CMSG_SPACE(sizeof(pi)) + CMSG_SPACE(sizeof(int)));
+	cm = CMSG_FIRSTHDR(h);
+	cm->cmsg_level = IPPROTO_IP;
+	cm->cmsg_type = IP_PKTINFO;
+	cm->cmsg_len = CMSG_LEN(sizeof(pi));
+	memcpy(CMSG_DATA(cm), &pi, sizeof(pi));
+	cm = (struct cmsghdr *)((char *)cm + CMSG_SPACE(sizeof(pi)));
+	cm->cmsg_level = SOL_UDP;
+	cm->cmsg_type = UDP_GRO;
+	cm->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(cm), &gso, sizeof(gso));
+	h->msg_controllen = CMSG_SPACE(sizeof(pi)) + CMSG_SPACE(sizeof(int));
+	h->msg_flags = 0;
+	m[0].msg_len = 1050;
+	return 1;
+}
+
+START_TEST(gro_split_crafted)
+{
+	struct vg_bind_config c = cfg();
+	struct vg_bind *b = open_bind(&c);
+	struct fake_rx f = { 0 };
+	struct vg_bind_syscalls sc = { .recvmmsg = fake_recvmmsg, .arg = &f };
+	struct vg_rx_pkt p[VG_BIND_BATCH];
+	struct vg_bind_stats s;
+	unsigned int got = 0;
+
+	ck_assert(vg_bind_offloads(b) & VG_BIND_GRO4);
+	vg_bind_set_syscalls(b, &sc);
+	while (got < 11) {
+		int n;
+
+		slots(p, 4);
+		n = vg_bind_recv(b, AF_INET, p, 4);	/* 11 pieces over 3 calls */
+		ck_assert_int_gt(n, 0);
+		for (int i = 0; i < n; i++, got++) {
+			ck_assert_uint_eq(p[i].len, got == 10 ? 50 : 100);
+			ck_assert_uint_eq(p[i].data[0], got);
+			ck_assert_uint_eq(p[i].data[p[i].len - 1], got);
+			ck_assert_uint_eq(ntohs(p[i].ep.dst.in4.sin_port), 4242);
+			ck_assert_uint_eq(p[i].ep.dst.in4.sin_addr.s_addr, htonl(0x0a000009));
+			ck_assert(p[i].ep.has_src);
+			ck_assert_uint_eq(p[i].ep.src.in4.s_addr, htonl(0x7f000002));
+			ck_assert_uint_eq(p[i].ep.src_ifindex, 3);
+		}
+		ck_assert(vg_bind_pending(b, AF_INET) == (got < 11));
+	}
+	slots(p, 4);
+	ck_assert_int_eq(vg_bind_recv(b, AF_INET, p, 4), 0);
+	vg_bind_get_stats(b, &s);
+	ck_assert_uint_eq(s.rx_packets, 11);
+	ck_assert_uint_eq(s.rx_gro_batches, 1);
+	ck_assert_uint_eq(s.rx_gro_datagrams, 11);
+	vg_bind_close(b);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("udp_loopback");
@@ -769,6 +957,8 @@ static Suite *suite(void)
 	tcase_add_test(f, inject_einval_sticky);
 	tcase_add_test(f, inject_eagain);
 	tcase_add_test(f, inject_unreachable);
+	tcase_add_test(f, control_bytes);
+	tcase_add_test(f, gro_split_crafted);
 	suite_add_tcase(s, t);
 	suite_add_tcase(s, f);
 	return s;
