@@ -529,9 +529,13 @@ static int recv_gro(struct linux_bind *lb, struct lsock *s, struct vg_rx_pkt *pk
 		s->roff = 0;
 		s->rparsed = false;
 	}
-	for (k = 0; k < filled; k++) {
-		VG_STAT_ADD(&lb->b, rx_packets, 1);
-		VG_STAT_ADD(&lb->b, rx_bytes, pkts[k].len);
+	{
+		uint64_t bytes = 0;
+
+		for (k = 0; k < filled; k++)
+			bytes += pkts[k].len;
+		VG_STAT_ADD(&lb->b, rx_packets, filled);
+		VG_STAT_ADD(&lb->b, rx_bytes, bytes);
 	}
 	return (int)filled;
 }
@@ -541,6 +545,7 @@ static int recv_direct(struct linux_bind *lb, struct lsock *s, struct vg_rx_pkt 
 		       unsigned int n)
 {
 	unsigned int k, out = 0;
+	uint64_t bytes = 0;
 	int ret;
 
 	if (n > VG_BIND_BATCH)
@@ -574,10 +579,11 @@ static int recv_direct(struct linux_bind *lb, struct lsock *s, struct vg_rx_pkt 
 		}
 		pkts[out].len = len;
 		rx_endpoint(h, &pkts[out].ep);
-		VG_STAT_ADD(&lb->b, rx_packets, 1);
-		VG_STAT_ADD(&lb->b, rx_bytes, len);
+		bytes += len;
 		out++;
 	}
+	VG_STAT_ADD(&lb->b, rx_packets, out);
+	VG_STAT_ADD(&lb->b, rx_bytes, bytes);
 	return (int)out;
 }
 
