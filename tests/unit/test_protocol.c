@@ -3,6 +3,7 @@
 #include "config.h"
 
 #include <check.h>
+#include <pthread.h>
 #include <stdio.h>
 
 #include "device/allowedips.h"
@@ -739,6 +740,76 @@ START_TEST(ratelimited_flood_vs_other_source)
 }
 END_TEST
 
+
+/* Workers sending and receiving on whatever keypair is current while the
+ * handshake thread keeps rotating keys: no worker may touch a freed
+ * keypair (run under the sanitizers), and traffic keeps flowing. */
+static atomic_uint_fast64_t shared_now;
+static atomic_bool stop;
+static atomic_uint delivered, rotations;
+
+static void *worker(void *arg)
+{
+	uint8_t buf[128];
+	struct noise_keypair *kp, *rkp;
+	struct wg_action act;
+	uint64_t nonce, now;
+	uint8_t *plain;
+	size_t pl, n;
+
+	while (!atomic_load(&stop)) {
+		now = atomic_load(&shared_now);
+		kp = wg_peer_send_keypair(s.a.peer, now, 1, &nonce);
+		if (!kp)
+			continue;
+		memset(buf + 16, 0xab, 32);
+		n = wg_data_seal(kp, nonce, buf + 16, 32);
+		noise_keypair_put(kp);
+		if (wg_data_open(&s.b.p, buf, n, now, &rkp, &plain, &pl) == 0) {
+			wg_peer_received_data(rkp->peer, rkp, &s.a.self, n, false, now, &act);
+			noise_keypair_put(rkp);
+			atomic_fetch_add(&delivered, 1);
+		}
+	}
+	return arg;
+}
+
+START_TEST(concurrent_rotation)
+{
+	struct wg_action act, reply, done;
+	pthread_t th[2];
+	unsigned int i;
+
+	atomic_store(&stop, false);
+	atomic_store(&delivered, 0);
+	atomic_store(&shared_now, s.now);
+	for (i = 0; i < 2; i++)
+		pthread_create(&th[i], NULL, worker, NULL);
+	for (i = 0; i < 200 || atomic_load(&delivered) < 100; i++) {
+		s.now += sim_secs(6);
+		atomic_store(&shared_now, s.now);
+		if (wg_peer_want_handshake(s.a.peer, s.now, &act))
+			continue;
+		if (wg_proto_handle_handshake(&s.b.p, act.msg, act.msg_len, &s.a.self, false,
+					      s.now, &reply))
+			continue;
+		if (!wg_proto_handle_handshake(&s.a.p, reply.msg, reply.msg_len, &s.b.self,
+					       false, s.now, &done))
+			atomic_fetch_add(&rotations, 1);
+		if (i > 100000)
+			break;
+	}
+	atomic_store(&stop, true);
+	for (i = 0; i < 2; i++)
+		pthread_join(th[i], NULL);
+	ck_assert_uint_ge(atomic_load(&rotations), 200);
+	ck_assert_uint_ge(atomic_load(&delivered), 100);
+	/* Only the three slots' keypairs are indexed on each side. */
+	ck_assert_uint_le(s.a.p.index.count, 3);
+	ck_assert_uint_le(s.b.p.index.count, 3);
+}
+END_TEST
+
 static Suite *protocol_suite(void)
 {
 	Suite *su = suite_create("protocol");
@@ -771,6 +842,7 @@ static Suite *protocol_suite(void)
 	tcase_add_test(tc, malformed_messages);
 	tcase_add_test(tc, allowed_ips_source_check);
 	tcase_add_test(tc, ratelimited_flood_vs_other_source);
+	tcase_add_test(tc, concurrent_rotation);
 	suite_add_tcase(su, tc);
 	return su;
 }
