@@ -79,8 +79,9 @@ struct vg_bind_config {
  * neither family could be opened. */
 int vg_bind_open(struct vg_bind **out, const struct vg_bind_config *cfg);
 
-/* Opens cfg->queues members (at least 1) on one port into binds[]; all or
- * nothing. */
+/* Opens cfg->queues Linux socket pairs (at least 1) on one port into
+ * binds[]; all or nothing. (In-memory groups: vg_bind_open_mem() each
+ * member with queues > 1 and member 0's port.) */
 int vg_bind_group_open(struct vg_bind **binds, const struct vg_bind_config *cfg);
 
 /* Closes the sockets and frees the bind. NULL is fine. */
