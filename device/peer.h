@@ -16,14 +16,18 @@
  *   handshake thread, per received message of type 1, 2 or 3:
  *              under_load = cookie_checker_under_load(&p->cookie, qlen, now);
  *              wg_proto_handle_handshake(p, msg, len, &src, under_load, now, &act);
- *              if (act.flags & WG_ACT_SEND_MSG) send act.msg to src;
- *              if (act.flags & WG_ACT_SEND_STAGED) wake act.peer's sender.
+ *              if (act.flags & WG_ACT_SEND_MSG) send act.msg back to src
+ *                      (a response or a cookie reply);
+ *              if (act.flags & WG_ACT_SEND_STAGED) send act.peer's staged
+ *                      packets; then WG_ACT_SEND_KEEPALIVE: a keepalive
+ *                      (the initiator confirming the new session).
  *   send path: kp = wg_peer_send_keypair(peer, now, n, &nonce);
  *              NULL -> wg_peer_stage() the packets and
  *                      wg_peer_want_handshake(peer, now, &act);
  *              else seal with wg_data_seal() (nonces nonce..nonce+n-1),
- *                   send, noise_keypair_put(kp), then
- *                   wg_peer_sent_data(peer, kp_was_current, bytes, keepalive, now, &act).
+ *                   send, then wg_peer_sent_data(peer, kp, wire_bytes,
+ *                   keepalive, now, &act) (once per batch is fine), then
+ *                   noise_keypair_put(kp).
  *   receive path, per data message:
  *              wg_data_open(p, buf, len, now, &kp, &plain, &plain_len);
  *              (check allowed IPs of kp->peer), then
@@ -34,11 +38,27 @@
  *              endpoint, a keepalive for WG_ACT_SEND_KEEPALIVE.
  * Every act.msg with WG_ACT_SEND_MSG from a timer / want_handshake /
  * sent/received_data call is an initiation for the peer's endpoint.
+ * Several flags can be set at once; handle them in the order MSG, STAGED,
+ * KEEPALIVE.  A received keepalive is a data message whose plaintext is
+ * empty (plain_len == 0); pass keepalive=true for it.
+ *
+ * Timers: deadlines move only inside calls into this API (sending or
+ * receiving arms them), so the control thread either recomputes
+ * wg_timers_next_deadline() after being poked, or simply ticks every
+ * peer at a coarse granularity (e.g. every 100 ms): all WireGuard timers
+ * tolerate that.  Byte counters (rx_bytes/tx_bytes) count wire bytes,
+ * handshakes included, as `wg show transfer` expects.
+ *
+ * Load: the handshake thread computes
+ * under_load = cookie_checker_under_load(&p->cookie, queue_depth, now)
+ * per message; under load MAC2 is required (else a cookie reply is the
+ * action) and p->ratelimit is asked per source.
  *
  * Locking: proto->peers_lock guards the peer list; peer->lock guards the
  * handshake, timers and staged queue; peer->keypairs.lock the slots (held
  * only to swap or take a reference); peer->endpoint_lock the endpoint.
- * Lock order: peer->lock, then keypairs.lock / endpoint_lock.  Removing a
+ * Lock order: proto->peers_lock, peer->lock, identity.lock (read), then
+ * keypairs.lock / endpoint_lock, then the index table's lock.  Removing a
  * peer (wg_peer_remove) requires that no other thread is inside a call for
  * that peer (the device stops or quiesces its workers first).
  */
