@@ -20,14 +20,15 @@
 
 typedef unsigned __int128 u128;
 
+/* Lookups touch only the first 42 bytes. */
 struct node {
 	u128 key;			/* masked to cidr bits */
 	struct node *child[2];
-	struct node *parent;
 	void *peer;			/* NULL: a join node */
-	struct node *prev, *next;	/* the peer's list, insertion order */
 	uint8_t cidr;
 	uint8_t v6;
+	struct node *parent;
+	struct node *prev, *next;	/* the peer's list, insertion order */
 };
 
 struct peer_entry {
