@@ -1,0 +1,232 @@
+/* SPDX-License-Identifier: MIT */
+/* Internal to the data plane (device.c, send.c, receive.c, handshake.c,
+ * control.c, icmp.c): not part of device.h's surface. */
+#ifndef VGUARD_DEVICE_DEVICE_IMPL_H
+#define VGUARD_DEVICE_DEVICE_IMPL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "conn/bind.h"
+#include "device/device.h"
+#include "device/peer.h"
+#include "device/uapi.h"
+#include "tun/tun.h"
+
+/* Counters: the per-peer set, then the device-only set (uapi.h's names). */
+enum {
+#define X(n) PC_##n,
+	UAPI_PEER_COUNTERS(X)
+#undef X
+	PC_MAX
+};
+enum {
+#define X(n) DC_##n,
+	UAPI_DEVICE_COUNTERS(X)
+#undef X
+	DC_MAX
+};
+
+/* Counter slots: one per worker, then the handshake and control threads. */
+#define SLOT_HANDSHAKE DEVICE_MAX_QUEUES
+#define SLOT_CONTROL (DEVICE_MAX_QUEUES + 1)
+#define SLOTS (DEVICE_MAX_QUEUES + 2)
+
+struct pcounters {
+	uint64_t v[PC_MAX];
+} __attribute__((aligned(64)));
+
+struct dcounters {
+	uint64_t p[PC_MAX];
+	uint64_t d[DC_MAX];
+} __attribute__((aligned(64)));
+
+/* Relaxed single-writer counters: each slot is written by one thread. */
+static inline void cnt_add(uint64_t *c, uint64_t v)
+{
+	__atomic_store_n(c, __atomic_load_n(c, __ATOMIC_RELAXED) + v, __ATOMIC_RELAXED);
+}
+
+struct dev_peer {
+	struct wg_peer *wp;
+	uint8_t pub[NOISE_PUBLIC_KEY_LEN];
+	struct pcounters cnt[SLOTS];
+};
+
+/* The allowed-IPs table: an immutable binary trie per family, rebuilt by
+ * every set and swapped under the configuration lock. */
+struct rt_node {
+	int32_t child[2];
+	struct dev_peer *peer;
+};
+
+struct route_table {
+	struct rt_node *nodes;
+	size_t n, cap;
+	int32_t root[2];	/* [0] IPv4, [1] IPv6; -1 when empty */
+};
+
+struct dev_peer *route_lookup(const struct route_table *rt, int family, const uint8_t *addr);
+
+/* Work handed to a worker by the handshake and control threads: every send
+ * happens on a worker, the only thread that may use its bind. */
+enum mbox_kind {
+	MBOX_RAW,		/* send msg to ep */
+	MBOX_KEEPALIVE,		/* encrypt and send an empty packet to peer */
+	MBOX_STAGED,		/* send peer's staged packets */
+	MBOX_STAGED_KEEPALIVE,	/* staged packets, or a keepalive if none */
+};
+
+struct mbox_item {
+	enum mbox_kind kind;
+	struct dev_peer *peer;	/* NULL for a raw reply without a peer */
+	struct vg_endpoint ep;
+	uint16_t len;
+	uint8_t msg[MESSAGE_INITIATION_LEN];
+};
+
+#define MBOX_CAP 1024
+
+struct worker {
+	struct device *dev;
+	unsigned int id;
+	pthread_t thread;
+	bool started;
+	int epfd;
+	int mbox_fd;		/* eventfd */
+	pthread_mutex_t mbox_lock;
+	struct mbox_item *mbox;
+	unsigned int mbox_head, mbox_count;
+	unsigned int bind_gen;	/* the generation registered in epfd */
+	int reg_fd[2];		/* bind fds registered in epfd */
+
+	/* TUN → UDP */
+	uint8_t *tx_mem;
+	uint8_t *tx_bufs[TUN_MAX_BATCH];
+	size_t tx_sizes[TUN_MAX_BATCH];
+	struct dev_peer *tx_peer[TUN_MAX_BATCH];
+	struct iovec tx_iov[TUN_MAX_BATCH];
+
+	/* UDP → TUN */
+	uint8_t *rx_mem;
+	uint8_t *rx_bufs[VG_BIND_BATCH];
+	struct vg_rx_pkt rx_pkts[VG_BIND_BATCH];
+	uint8_t *w_bufs[TUN_MAX_BATCH];
+	size_t w_lens[TUN_MAX_BATCH];
+	unsigned int w_n;
+
+	/* ICMP replies and small sends */
+	uint8_t *icmp_buf;
+	uint64_t icmp_tokens_at;
+	unsigned int icmp_tokens;
+
+	bool flushing;		/* sending staged packets: don't re-stage */
+	struct dcounters cnt;
+};
+
+/* Handshake messages queued for the handshake thread. */
+struct hs_item {
+	struct vg_endpoint src;
+	unsigned int worker;
+	uint16_t len;
+	uint8_t msg[MESSAGE_INITIATION_LEN];
+};
+
+#define HS_QUEUE_CAP MAX_QUEUED_INCOMING_HANDSHAKES
+
+struct device {
+	struct device_options opts;
+	struct tun *tun;
+	unsigned int nworkers;
+	struct worker workers[DEVICE_MAX_QUEUES];
+
+	/* Readers: workers per batch, the handshake thread per message, the
+	 * control thread's timers and get.  Writer: set, link up/down. */
+	pthread_rwlock_t cfg_lock;
+	struct wg_proto proto;
+	struct ratelimiter *ratelimiter;
+	struct uapi_store store;
+	struct route_table rt;
+	struct vg_bind *binds[DEVICE_MAX_QUEUES];
+	bool binds_open;
+	atomic_uint bind_gen;
+	bool link_up;
+	atomic_uint mtu;
+	uint16_t port;		/* bound port (0: down) */
+
+	/* handshake thread */
+	pthread_t hs_thread;
+	bool hs_started;
+	pthread_mutex_t hs_lock;
+	pthread_cond_t hs_cond;
+	struct hs_item *hs_queue;
+	unsigned int hs_head, hs_count;
+	struct dcounters hs_cnt;
+
+	/* control thread */
+	pthread_t ctl_thread;
+	bool ctl_started;
+	int ctl_epfd;
+	bool uapi_on;
+	struct uapi_server uapi;
+	struct dcounters ctl_cnt;
+
+	atomic_bool stopping;
+	int stop_fd;		/* eventfd: device_stop() -> device_wait() */
+	int wake_fd;		/* eventfd, never read: wakes every epoll at exit */
+	pthread_mutex_t exit_lock;
+	pthread_cond_t exit_cond;
+	int exit_reason;	/* -1 while running */
+};
+
+/* device.c */
+uint64_t dev_now(void);
+void dev_log(struct device *d, int level, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+void dev_exit(struct device *d, int reason);
+void ep_to_wg(struct wg_endpoint *w, const struct vg_endpoint *v);
+void ep_from_wg(struct vg_endpoint *v, const struct wg_endpoint *w);
+struct dev_peer *dev_peer_of(struct wg_peer *wp);
+int dev_link_up(struct device *d);
+void dev_link_down(struct device *d);
+void dev_clear_all_src(struct device *d);
+int mbox_push(struct worker *w, const struct mbox_item *it);
+void mbox_purge_peer(struct device *d, struct dev_peer *p);
+unsigned int dev_worker_for(struct device *d, const struct dev_peer *p);
+
+#define TX_HEAD 64	/* head room in front of a TUN read: the data header */
+#define RX_HEAD 48	/* where a datagram lands; its plaintext is at 64 */
+#define SLOT_SIZE (64 + TUN_MAX_PACKET + 64)
+
+/* send.c */
+int send_tun_batch(struct worker *w, uint64_t now);
+void send_mbox(struct worker *w, struct mbox_item *it, uint64_t now);
+void send_action(struct worker *w, const struct wg_action *act, uint64_t now);
+int send_raw(struct worker *w, struct vg_endpoint *ep, const uint8_t *msg, size_t len);
+void count_sent_handshake(struct device *d, uint64_t *pc, uint64_t *dc, const uint8_t *msg);
+
+/* receive.c */
+int recv_batch(struct worker *w, int family, uint64_t now);
+void rx_flush_tun(struct worker *w);
+
+/* handshake.c */
+int hs_start(struct device *d);
+void hs_stop(struct device *d);
+/* 0, or -ENOSPC when the queue is full (counted by the caller). */
+int hs_enqueue(struct device *d, const struct hs_item *it);
+
+/* control.c */
+int ctl_start(struct device *d);
+void ctl_stop(struct device *d);
+void worker_stop_all(struct device *d);
+int worker_start_all(struct device *d);
+
+/* icmp.c */
+/* Builds an ICMP/ICMPv6 destination unreachable for pkt into out (IP
+ * packet); returns its length or 0 when none is due (ICMP errors, non-first
+ * fragments, multicast sources, ...). */
+size_t icmp_unreachable(uint8_t *out, size_t cap, const uint8_t *pkt, size_t len);
+
+#endif

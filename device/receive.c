@@ -1,0 +1,180 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The receive path of a queue worker: a bind batch (GRO pieces already
+ * split) -> classify -> decrypt in place -> replay check (wg_data_open) ->
+ * allowed-IPs source check -> one TUN write batch (GRO inside the TUN).
+ */
+#include "config.h"
+
+#include <endian.h>
+#include <errno.h>
+#include <string.h>
+
+#include "device/device_impl.h"
+
+/* Length from the IP header (the rest is padding) and the source address;
+ * 0 when the packet is not a well-formed IPv4/IPv6 packet. */
+static size_t ip_check(const uint8_t *pkt, size_t len, int *fam, const uint8_t **src)
+{
+	size_t l;
+
+	if (len >= 20 && (pkt[0] >> 4) == 4) {
+		l = (size_t)pkt[2] << 8 | pkt[3];
+		if (l < 20 || l > len || (pkt[0] & 15) < 5)
+			return 0;
+		*fam = AF_INET;
+		*src = pkt + 12;
+		return l;
+	}
+	if (len >= 40 && (pkt[0] >> 4) == 6) {
+		l = ((size_t)pkt[4] << 8 | pkt[5]) + 40;
+		if (l > len)
+			return 0;
+		*fam = AF_INET6;
+		*src = pkt + 8;
+		return l;
+	}
+	return 0;
+}
+
+/* A run of packets authenticated with the same keypair: the protocol layer
+ * hears about it once (timers, key confirmation, roaming). */
+struct rx_run {
+	struct noise_keypair *kp;
+	struct vg_endpoint src;
+	uint64_t bytes;
+	bool keepalive;
+};
+
+static void run_end(struct worker *w, struct rx_run *r, uint64_t now)
+{
+	struct wg_endpoint src;
+	struct wg_action act;
+
+	if (!r->kp)
+		return;
+	ep_to_wg(&src, &r->src);
+	wg_peer_received_data(r->kp->peer, r->kp, &src, r->bytes, r->keepalive, now, &act);
+	noise_keypair_put(r->kp);
+	r->kp = NULL;
+	send_action(w, &act, now);
+}
+
+static void rx_data(struct worker *w, unsigned int k, struct rx_run *run, uint64_t now)
+{
+	struct device *d = w->dev;
+	struct vg_rx_pkt *pk = &w->rx_pkts[k];
+	struct noise_keypair *kp;
+	struct dev_peer *p;
+	uint8_t *plain;
+	size_t plain_len, len;
+	const uint8_t *src;
+	int fam;
+
+	if (wg_data_open(&d->proto, pk->data, pk->len, now, &kp, &plain, &plain_len))
+		return;
+	p = dev_peer_of(kp->peer);
+	if (run->kp != kp || run->keepalive != !plain_len) {
+		run_end(w, run, now);
+		run->kp = kp;
+		run->bytes = 0;
+		run->keepalive = !plain_len;
+	} else {
+		noise_keypair_put(kp);
+	}
+	run->src = pk->ep;
+	run->bytes += pk->len;
+	cnt_add(&p->cnt[w->id].v[PC_rx_bytes], pk->len);
+	cnt_add(&w->cnt.p[PC_rx_bytes], pk->len);
+	if (!plain_len) {
+		cnt_add(&p->cnt[w->id].v[PC_keepalives_received], 1);
+		cnt_add(&w->cnt.p[PC_keepalives_received], 1);
+		return;
+	}
+	len = ip_check(plain, plain_len, &fam, &src);
+	if (!len) {
+		cnt_add(&w->cnt.d[DC_drop_malformed], 1);
+		return;
+	}
+	if (route_lookup(&d->rt, fam, src) != p) {
+		cnt_add(&p->cnt[w->id].v[PC_drop_not_allowed_ip], 1);
+		cnt_add(&w->cnt.p[PC_drop_not_allowed_ip], 1);
+		return;
+	}
+	cnt_add(&p->cnt[w->id].v[PC_rx_packets], 1);
+	cnt_add(&w->cnt.p[PC_rx_packets], 1);
+	w->w_bufs[w->w_n] = pk->data - RX_HEAD;
+	w->w_lens[w->w_n] = len;
+	w->w_n++;
+}
+
+static void rx_handshake(struct worker *w, unsigned int k)
+{
+	struct vg_rx_pkt *pk = &w->rx_pkts[k];
+	struct hs_item it;
+
+	if (pk->len > sizeof(it.msg)) {
+		cnt_add(&w->cnt.d[DC_drop_malformed], 1);
+		return;
+	}
+	it.src = pk->ep;
+	it.worker = w->id;
+	it.len = (uint16_t)pk->len;
+	memcpy(it.msg, pk->data, pk->len);
+	if (hs_enqueue(w->dev, &it))
+		cnt_add(&w->cnt.p[PC_drop_queue_full], 1);
+}
+
+void rx_flush_tun(struct worker *w)
+{
+	if (!w->w_n)
+		return;
+	tun_write(w->dev->tun, w->id, w->w_bufs, w->w_lens, w->w_n,
+		  RX_HEAD + MESSAGE_DATA_HEADER_LEN);
+	w->w_n = 0;
+}
+
+int recv_batch(struct worker *w, int family, uint64_t now)
+{
+	struct device *d = w->dev;
+	struct rx_run run = { 0 };
+	unsigned int k;
+	uint32_t type;
+	int n;
+
+	if (!d->binds_open)
+		return 0;
+	for (k = 0; k < VG_BIND_BATCH; k++) {
+		w->rx_pkts[k].data = w->rx_bufs[k] + RX_HEAD;
+		w->rx_pkts[k].cap = TUN_MAX_PACKET;
+	}
+	n = vg_bind_recv(d->binds[w->id], family, w->rx_pkts, VG_BIND_BATCH);
+	if (n <= 0)
+		return n;
+	w->w_n = 0;
+	for (k = 0; k < (unsigned int)n; k++) {
+		struct vg_rx_pkt *pk = &w->rx_pkts[k];
+
+		if (pk->len < sizeof(type)) {
+			cnt_add(&w->cnt.d[DC_drop_malformed], 1);
+			continue;
+		}
+		memcpy(&type, pk->data, sizeof(type));
+		switch (le32toh(type)) {
+		case MESSAGE_DATA:
+			rx_data(w, k, &run, now);
+			break;
+		case MESSAGE_HANDSHAKE_INITIATION:
+		case MESSAGE_HANDSHAKE_RESPONSE:
+		case MESSAGE_HANDSHAKE_COOKIE:
+			rx_handshake(w, k);
+			break;
+		default:
+			cnt_add(&w->cnt.d[DC_drop_malformed], 1);
+			break;
+		}
+	}
+	run_end(w, &run, now);
+	rx_flush_tun(w);
+	return n;
+}

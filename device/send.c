@@ -1,0 +1,310 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The send path of a queue worker: TUN batch -> route by allowed IPs ->
+ * encrypt in place in the head room -> one bind send per run of packets
+ * for the same peer (UDP_SEGMENT inside the bind).
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <string.h>
+
+#include "device/device_impl.h"
+
+/* Counts a handshake message we send, by its type byte. */
+void count_sent_handshake(struct device *d, uint64_t *pc, uint64_t *dc, const uint8_t *msg)
+{
+	int i;
+
+	switch (msg[0]) {
+	case MESSAGE_HANDSHAKE_INITIATION:
+		i = PC_handshake_initiations_sent;
+		break;
+	case MESSAGE_HANDSHAKE_RESPONSE:
+		i = PC_handshake_responses_sent;
+		break;
+	case MESSAGE_HANDSHAKE_COOKIE:
+		i = PC_cookie_replies_sent;
+		break;
+	default:
+		return;
+	}
+	if (pc)
+		cnt_add(&pc[i], 1);
+	cnt_add(&dc[i], 1);
+}
+
+static struct vg_bind *worker_bind(struct worker *w)
+{
+	struct device *d = w->dev;
+
+	return d->binds_open ? d->binds[w->id] : NULL;
+}
+
+static bool peer_endpoint(struct dev_peer *p, struct vg_endpoint *ep)
+{
+	struct wg_endpoint we;
+
+	if (!wg_peer_get_endpoint(p->wp, &we) || !we.addr.sa.sa_family)
+		return false;
+	ep_from_wg(ep, &we);
+	return true;
+}
+
+/* After a send: if the bind dropped the sticky source, so does the peer. */
+static void sync_src(struct dev_peer *p, const struct vg_endpoint *before,
+		     const struct vg_endpoint *after)
+{
+	if (p && before->has_src && !after->has_src)
+		wg_peer_clear_src(p->wp);
+}
+
+int send_raw(struct worker *w, struct vg_endpoint *ep, const uint8_t *msg, size_t len)
+{
+	struct vg_bind *b = worker_bind(w);
+	struct iovec iov = { .iov_base = (void *)msg, .iov_len = len };
+	int ret;
+
+	if (!b || !vg_endpoint_family(ep))
+		return -ENOTCONN;
+	ret = vg_bind_send(b, ep, &iov, 1);
+	return ret < 0 ? ret : 0;
+}
+
+static void send_peer_raw(struct worker *w, struct dev_peer *p, const uint8_t *msg, size_t len)
+{
+	struct vg_endpoint ep, before;
+
+	if (!peer_endpoint(p, &ep))
+		return;
+	before = ep;
+	if (!send_raw(w, &ep, msg, len))
+		sync_src(p, &before, &ep);
+}
+
+/* Sends act's message now (it needs no packet buffer); the rest goes
+ * through the mailbox so it runs when this batch's buffers are free. */
+void send_action(struct worker *w, const struct wg_action *act, uint64_t now)
+{
+	struct dev_peer *p = dev_peer_of(act->peer);
+	struct mbox_item it;
+
+	if ((act->flags & WG_ACT_SEND_MSG) && p) {
+		send_peer_raw(w, p, act->msg, act->msg_len);
+		count_sent_handshake(w->dev, p->cnt[w->id].v, w->cnt.p, act->msg);
+	}
+	if (!p || !(act->flags & (WG_ACT_SEND_STAGED | WG_ACT_SEND_KEEPALIVE)))
+		return;
+	memset(&it, 0, sizeof(it));
+	it.peer = p;
+	if (act->flags & WG_ACT_SEND_STAGED)
+		it.kind = act->flags & WG_ACT_SEND_KEEPALIVE ? MBOX_STAGED_KEEPALIVE : MBOX_STAGED;
+	else
+		it.kind = MBOX_KEEPALIVE;
+	mbox_push(w, &it);
+}
+
+/* Pads to 16 bytes, never past the MTU (the kernel module's rule). */
+static size_t padded_len(size_t len, unsigned int mtu)
+{
+	size_t p = (len + MESSAGE_PADDING_MULTIPLE - 1) & ~(size_t)(MESSAGE_PADDING_MULTIPLE - 1);
+
+	if (len >= mtu)
+		return len;
+	return p > mtu ? mtu : p;
+}
+
+/*
+ * Encrypts and sends bufs[idx[0..n)] (plaintext at buf + TX_HEAD) to p.
+ * Without a session they are staged and a handshake is asked for.
+ */
+static void send_run(struct worker *w, struct dev_peer *p, uint8_t *const *bufs,
+		     const size_t *lens, unsigned int n, bool keepalive, uint64_t now)
+{
+	struct device *d = w->dev;
+	unsigned int mtu = atomic_load(&d->mtu), i;
+	struct vg_endpoint ep, before;
+	struct noise_keypair *kp;
+	struct wg_action act;
+	struct vg_bind *b;
+	uint64_t nonce, bytes = 0;
+	int ret;
+
+	/* Packets staged earlier go first: join the queue behind them. */
+	kp = keepalive || w->flushing || !wg_peer_staged_count(p->wp) ?
+		wg_peer_send_keypair(p->wp, now, n, &nonce) : NULL;
+	if (!kp && !keepalive && wg_peer_has_current(p->wp)) {
+		struct mbox_item it = { .kind = MBOX_STAGED, .peer = p };
+
+		for (i = 0; i < n; i++)
+			wg_peer_stage(p->wp, bufs[i] + TX_HEAD, lens[i]);
+		mbox_push(w, &it);
+		return;
+	}
+	if (!kp) {
+		for (i = 0; i < n && !keepalive; i++)
+			wg_peer_stage(p->wp, bufs[i] + TX_HEAD, lens[i]);
+		if (!wg_peer_want_handshake(p->wp, now, &act))
+			send_action(w, &act, now);
+		return;
+	}
+	for (i = 0; i < n; i++) {
+		uint8_t *pkt = bufs[i] + TX_HEAD;
+		size_t plen = padded_len(lens[i], mtu);
+
+		memset(pkt + lens[i], 0, plen - lens[i]);
+		w->tx_iov[i].iov_base = pkt - MESSAGE_DATA_HEADER_LEN;
+		w->tx_iov[i].iov_len = wg_data_seal(kp, nonce + i, pkt, plen);
+		bytes += w->tx_iov[i].iov_len;
+	}
+	b = worker_bind(w);
+	if (b && peer_endpoint(p, &ep)) {
+		before = ep;
+		ret = vg_bind_send(b, &ep, w->tx_iov, n);
+		if (ret >= 0)
+			sync_src(p, &before, &ep);
+	}
+	cnt_add(&p->cnt[w->id].v[keepalive ? PC_keepalives_sent : PC_tx_packets], n);
+	cnt_add(&w->cnt.p[keepalive ? PC_keepalives_sent : PC_tx_packets], n);
+	cnt_add(&p->cnt[w->id].v[PC_tx_bytes], bytes);
+	cnt_add(&w->cnt.p[PC_tx_bytes], bytes);
+	wg_peer_sent_data(p->wp, kp, bytes, keepalive, now, &act);
+	noise_keypair_put(kp);
+	send_action(w, &act, now);
+}
+
+/* Destination of an IP packet, or 0 when it is not one we can route. */
+static int ip_dst(const uint8_t *pkt, size_t len, const uint8_t **dst)
+{
+	if (len >= 20 && (pkt[0] >> 4) == 4) {
+		*dst = pkt + 16;
+		return AF_INET;
+	}
+	if (len >= 40 && (pkt[0] >> 4) == 6) {
+		*dst = pkt + 24;
+		return AF_INET6;
+	}
+	return 0;
+}
+
+static bool icmp_allowed(struct worker *w, uint64_t now)
+{
+	/* The kernel rate-limits ICMP errors too; a burst of 16, 16 per second. */
+	if (now - w->icmp_tokens_at >= WG_NSEC_PER_SEC) {
+		w->icmp_tokens_at = now;
+		w->icmp_tokens = 16;
+	}
+	if (!w->icmp_tokens)
+		return false;
+	w->icmp_tokens--;
+	return true;
+}
+
+static void no_route(struct worker *w, const uint8_t *pkt, size_t len, uint64_t now)
+{
+	struct device *d = w->dev;
+	uint8_t *bufs[1] = { w->icmp_buf };
+	size_t lens[1];
+
+	cnt_add(&w->cnt.d[DC_drop_no_peer], 1);
+	if (!icmp_allowed(w, now))
+		return;
+	lens[0] = icmp_unreachable(w->icmp_buf + TX_HEAD, TUN_MAX_PACKET, pkt, len);
+	if (!lens[0])
+		return;
+	if (tun_write(d->tun, w->id, bufs, lens, 1, TX_HEAD) == 1)
+		cnt_add(&w->cnt.d[DC_icmp_unreachable_sent], 1);
+}
+
+int send_tun_batch(struct worker *w, uint64_t now)
+{
+	struct device *d = w->dev;
+	unsigned int i, start;
+	const uint8_t *dst;
+	int n, fam;
+
+	n = tun_read(d->tun, w->id, w->tx_bufs, w->tx_sizes, TUN_MAX_BATCH, TX_HEAD);
+	if (n <= 0)
+		return n;
+	for (i = 0; i < (unsigned int)n; i++) {
+		const uint8_t *pkt = w->tx_bufs[i] + TX_HEAD;
+
+		fam = ip_dst(pkt, w->tx_sizes[i], &dst);
+		w->tx_peer[i] = fam ? route_lookup(&d->rt, fam, dst) : NULL;
+		if (!w->tx_peer[i]) {
+			if (fam)
+				no_route(w, pkt, w->tx_sizes[i], now);
+			else
+				cnt_add(&w->cnt.d[DC_drop_malformed], 1);
+		}
+	}
+	for (start = 0; start < (unsigned int)n; start = i) {
+		struct dev_peer *p = w->tx_peer[start];
+
+		for (i = start + 1; i < (unsigned int)n && w->tx_peer[i] == p; i++)
+			;
+		if (p)
+			send_run(w, p, w->tx_bufs + start, w->tx_sizes + start, i - start, false,
+				 now);
+	}
+	return n;
+}
+
+static void send_staged(struct worker *w, struct dev_peer *p, bool keepalive_if_none,
+			uint64_t now)
+{
+	unsigned int n, total = 0;
+	ssize_t len;
+
+	w->flushing = true;
+	do {
+		for (n = 0; n < TUN_MAX_BATCH; n++) {
+			len = wg_peer_staged_pop(p->wp, w->tx_bufs[n] + TX_HEAD, TUN_MAX_PACKET);
+			if (len <= 0)
+				break;
+			w->tx_sizes[n] = (size_t)len;
+		}
+		if (n)
+			send_run(w, p, w->tx_bufs, w->tx_sizes, n, false, now);
+		total += n;
+		/* Without a session send_run staged them again: stop. */
+	} while (n == TUN_MAX_BATCH && wg_peer_has_current(p->wp));
+	w->flushing = false;
+	if (!total && keepalive_if_none) {
+		uint8_t *bufs[1] = { w->icmp_buf };
+		size_t lens[1] = { 0 };
+
+		send_run(w, p, bufs, lens, 1, true, now);
+	}
+}
+
+void send_mbox(struct worker *w, struct mbox_item *it, uint64_t now)
+{
+	struct vg_endpoint before;
+	uint8_t *bufs[1] = { w->icmp_buf };
+	size_t lens[1] = { 0 };
+
+	switch (it->kind) {
+	case MBOX_RAW:
+		if (!it->len)
+			return;
+		if (!vg_endpoint_family(&it->ep)) {
+			if (it->peer)
+				send_peer_raw(w, it->peer, it->msg, it->len);
+			return;
+		}
+		before = it->ep;
+		if (!send_raw(w, &it->ep, it->msg, it->len))
+			sync_src(it->peer, &before, &it->ep);
+		return;
+	case MBOX_KEEPALIVE:
+		if (it->peer)
+			send_run(w, it->peer, bufs, lens, 1, true, now);
+		return;
+	case MBOX_STAGED:
+	case MBOX_STAGED_KEEPALIVE:
+		if (it->peer)
+			send_staged(w, it->peer, it->kind == MBOX_STAGED_KEEPALIVE, now);
+		return;
+	}
+}

@@ -1,0 +1,452 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The whole data plane without root: two devices, each over an in-memory
+ * TUN, joined by an in-memory UDP network.  Packets are injected on one
+ * TUN ("the kernel sends") and taken from the other ("the kernel
+ * receives"), byte for byte.
+ */
+#include "config.h"
+
+#include <check.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "conn/bind.h"
+#include "device/device.h"
+#include "device/uapi.h"
+#include "tests/unit/offload_pkt.h"
+#include "tun/tun.h"
+#include "tun/virtio.h"
+
+#define PORT_A 51820
+#define PORT_B 51821
+
+struct side {
+	struct tun *tun;
+	struct device *dev;
+	uint8_t priv[32], pub[32];
+};
+
+static struct vg_memnet *net;
+static struct side A, B;
+
+static void hex(char *out, const uint8_t *k)
+{
+	static const char h[] = "0123456789abcdef";
+	int i;
+
+	for (i = 0; i < 32; i++) {
+		out[2 * i] = h[k[i] >> 4];
+		out[2 * i + 1] = h[k[i] & 15];
+	}
+	out[64] = 0;
+}
+
+static void side_open(struct side *s, const char *name, bool offloads, unsigned int queues)
+{
+	struct tun_mem_options mo;
+	struct device_options o;
+	struct tun_event up = { .type = TUN_EVENT_UP };
+
+	memset(&mo, 0, sizeof(mo));
+	tun_options_init(&mo.tun);
+	mo.tun.queues = queues;
+	mo.tso = offloads;
+	mo.uso = offloads;
+	if (!offloads) {
+		mo.tun.no_tcp_gro = true;
+		mo.tun.no_udp_gro = true;
+	}
+	ck_assert_int_eq(tun_mem_open(&s->tun, name, &mo), 0);
+	device_options_init(&o);
+	o.log_level = DEVICE_LOG_SILENT;
+	o.memnet = net;
+	o.no_udp_gso = !offloads;
+	o.no_udp_gro_rx = !offloads;
+	ck_assert_int_eq(device_new(&s->dev, s->tun, &o), 0);
+	ck_assert_int_eq(device_start(s->dev), 0);
+	ck_assert_int_eq(tun_mem_push_event(s->tun, &up), 0);
+	for (int i = 0; i < 2000 && !device_port(s->dev); i++)
+		usleep(1000);
+	ck_assert_uint_ne(device_port(s->dev), 0);
+	crypto_box_keypair(s->pub, s->priv);
+	s->priv[0] &= 248;
+	s->priv[31] = (s->priv[31] & 127) | 64;
+	crypto_scalarmult_base(s->pub, s->priv);
+}
+
+static int set(struct side *s, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+static int set(struct side *s, const char *fmt, ...)
+{
+	char buf[2048];
+	struct uapi_txn txn;
+	va_list ap;
+	int ret;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	memset(&txn, 0, sizeof(txn));
+	ret = uapi_parse_set(&txn, buf, strlen(buf));
+	ck_assert_int_eq(ret, 0);
+	ret = device_uapi_ops.set(s->dev, &txn);
+	uapi_txn_clear(&txn);
+	return ret;
+}
+
+static void configure(struct side *s, struct side *peer, uint16_t port, uint16_t peer_port,
+		      uint8_t peer_last)
+{
+	char k[65], pk[65];
+
+	hex(k, s->priv);
+	hex(pk, peer->pub);
+	ck_assert_int_eq(set(s, "private_key=%s\nlisten_port=%u\npublic_key=%s\n"
+			     "endpoint=127.0.0.1:%u\nallowed_ip=192.0.2.%u/32\n"
+			     "allowed_ip=2001:db8::%u/128\n",
+			     k, port, pk, peer_port, peer_last, peer_last), 0);
+}
+
+static void setup(bool off_a, bool off_b, unsigned int queues)
+{
+	net = vg_memnet_new();
+	ck_assert_ptr_nonnull(net);
+	side_open(&A, "vga", !off_a, queues);
+	side_open(&B, "vgb", !off_b, queues);
+	configure(&A, &B, PORT_A, PORT_B, 2);
+	configure(&B, &A, PORT_B, PORT_A, 1);
+}
+
+static void setup_on(void)
+{
+	setup(false, false, 1);
+}
+
+static void teardown(void)
+{
+	device_free(A.dev);
+	device_free(B.dev);
+	vg_memnet_free(net);
+}
+
+/* Takes one frame written to s's TUN (any queue) within ~3 s. */
+static ssize_t take(struct side *s, uint8_t *buf, size_t cap)
+{
+	unsigned int q, i;
+	ssize_t n;
+
+	for (i = 0; i < 3000; i++) {
+		for (q = 0; q < tun_queues(s->tun); q++) {
+			n = tun_mem_take(s->tun, q, buf, cap);
+			if (n != -EAGAIN)
+				return n;
+		}
+		usleep(1000);
+	}
+	return -ETIMEDOUT;
+}
+
+static void inject(struct side *s, const struct vnet_hdr *h, const uint8_t *pkt, size_t len)
+{
+	static uint8_t frame[VNET_HDR_LEN + 65536];
+	struct vnet_hdr zero = { 0 };
+
+	vnet_hdr_encode(frame, h ? h : &zero);
+	memcpy(frame + VNET_HDR_LEN, pkt, len);
+	ck_assert_int_eq(tun_mem_inject(s->tun, 0, frame, VNET_HDR_LEN + len), 0);
+}
+
+static void roundtrip(struct side *from, struct side *to, bool v6, uint8_t proto, size_t payload,
+		      uint8_t src, uint8_t dst)
+{
+	static uint8_t pkt[2048], got[70000];
+	struct pkt_spec sp = pkt_default(v6, proto, payload, 1000);
+	size_t len;
+	ssize_t n;
+
+	sp.src = src;
+	sp.dst = dst;
+	sp.ttl = 64;
+	len = pkt_build(pkt, &sp);
+	inject(from, NULL, pkt, len);
+	n = take(to, got, sizeof(got));
+	ck_assert_msg(n == (ssize_t)(VNET_HDR_LEN + len), "%s %s %zu bytes: got %zd",
+		      v6 ? "IPv6" : "IPv4", proto == PKT_TCP ? "TCP" : "UDP", payload, n);
+	ck_assert_mem_eq(got + VNET_HDR_LEN, pkt, len);
+}
+
+START_TEST(test_handshake_and_data_both_ways)
+{
+	/* The first packet waits (staged) for the handshake, then flows. */
+	roundtrip(&A, &B, false, PKT_UDP, 100, 1, 2);
+	roundtrip(&B, &A, false, PKT_UDP, 333, 2, 1);
+	roundtrip(&A, &B, true, PKT_TCP, 1200, 1, 2);
+	roundtrip(&B, &A, true, PKT_UDP, 0, 2, 1);
+}
+END_TEST
+
+START_TEST(test_staged_burst_flushed)
+{
+	static uint8_t pkt[2048], got[70000];
+	struct pkt_spec sp = pkt_default(false, PKT_UDP, 64, 0);
+	unsigned int i, seen = 0;
+	size_t len;
+	ssize_t n;
+
+	/* Ten packets before any session: all staged, all delivered in order. */
+	for (i = 0; i < 10; i++) {
+		sp.src = 1;
+		sp.dst = 2;
+		sp.sport = (uint16_t)(100 + i);
+		len = pkt_build(pkt, &sp);
+		inject(&A, NULL, pkt, len);
+	}
+	while (seen < 10 && (n = take(&B, got, sizeof(got))) > 0) {
+		ck_assert_int_eq(n, (ssize_t)(VNET_HDR_LEN + len));
+		ck_assert_uint_eq(pkt_get16(got + VNET_HDR_LEN + 20), 100 + seen);
+		seen++;
+	}
+	ck_assert_uint_eq(seen, 10);
+}
+END_TEST
+
+START_TEST(test_no_peer_icmp)
+{
+	static uint8_t pkt[2048], got[4096];
+	struct pkt_spec sp = pkt_default(false, PKT_UDP, 40, 0);
+	size_t len;
+	ssize_t n;
+
+	sp.src = 1;
+	sp.dst = 99;		/* no peer has 192.0.2.99 */
+	len = pkt_build(pkt, &sp);
+	inject(&A, NULL, pkt, len);
+	n = take(&A, got, sizeof(got));
+	ck_assert_int_eq(n, (ssize_t)(VNET_HDR_LEN + 28 + len));
+	{
+		const uint8_t *ip = got + VNET_HDR_LEN;
+
+		ck_assert_uint_eq(ip[9], 1);		/* ICMP */
+		ck_assert_mem_eq(ip + 12, pkt + 16, 4);	/* from the lost destination */
+		ck_assert_mem_eq(ip + 16, pkt + 12, 4);	/* to the sender */
+		ck_assert(ref_ip4_ok(ip));
+		ck_assert_uint_eq(ip[20], 3);		/* destination unreachable */
+		ck_assert_uint_eq(ip[21], 1);		/* host unreachable */
+		ck_assert_uint_eq(ref_sum(ip + 20, 8 + len, 0), 0xffff);
+		ck_assert_mem_eq(ip + 28, pkt, len);
+	}
+	/* IPv6 too. */
+	sp = pkt_default(true, PKT_UDP, 40, 0);
+	sp.src = 1;
+	sp.dst = 99;
+	len = pkt_build(pkt, &sp);
+	inject(&A, NULL, pkt, len);
+	n = take(&A, got, sizeof(got));
+	ck_assert_int_eq(n, (ssize_t)(VNET_HDR_LEN + 48 + len));
+	ck_assert_uint_eq(got[VNET_HDR_LEN + 6], 58);
+	ck_assert_uint_eq(got[VNET_HDR_LEN + 40], 1);
+	ck_assert_uint_eq(got[VNET_HDR_LEN + 41], 3);
+	ck_assert_mem_eq(got + VNET_HDR_LEN + 48, pkt, len);
+}
+END_TEST
+
+START_TEST(test_not_allowed_source_dropped)
+{
+	static uint8_t pkt[2048], got[70000];
+	struct pkt_spec sp = pkt_default(false, PKT_UDP, 50, 0);
+	size_t len;
+
+	roundtrip(&A, &B, false, PKT_UDP, 10, 1, 2);
+	/* A sends from 192.0.2.7, which B does not allow for A: dropped. */
+	sp.src = 7;
+	sp.dst = 2;
+	len = pkt_build(pkt, &sp);
+	/* A must route it: give A's kernel a packet to .2 from .7. */
+	inject(&A, NULL, pkt, len);
+	roundtrip(&A, &B, false, PKT_UDP, 11, 1, 2);	/* the next one still flows */
+	ck_assert_int_eq(tun_mem_take(B.tun, 0, got, sizeof(got)), -EAGAIN);
+}
+END_TEST
+
+/* A TCP super-packet read from A's TUN is split, encrypted, sent as one
+ * UDP_SEGMENT batch, decrypted and re-coalesced on B: the bytes arrive. */
+START_TEST(test_tso_to_gro)
+{
+	static uint8_t pkt[70000], got[70000];
+	const size_t mss = 1000, nseg = 20;
+	struct pkt_spec sp = pkt_default(false, PKT_TCP, mss * nseg, 5000);
+	struct vnet_hdr h = { 0 };
+	size_t len, recvd = 0;
+	ssize_t n;
+
+	roundtrip(&A, &B, false, PKT_UDP, 10, 1, 2);	/* session up */
+	sp.src = 1;
+	sp.dst = 2;
+	sp.ttl = 64;
+	len = pkt_build(pkt, &sp);
+	pkt_partial_csum(pkt, &sp);
+	h.flags = VIRTIO_NET_HDR_F_NEEDS_CSUM;
+	h.gso_type = VIRTIO_NET_HDR_GSO_TCPV4;
+	h.gso_size = (uint16_t)mss;
+	h.hdr_len = 40;
+	h.csum_start = 20;
+	h.csum_offset = 16;
+	inject(&A, &h, pkt, len);
+	while (recvd < mss * nseg && (n = take(&B, got, sizeof(got))) > 0) {
+		const uint8_t *ip = got + VNET_HDR_LEN;
+		size_t plen = (size_t)n - VNET_HDR_LEN - 40, j;
+		uint32_t seq = pkt_get32(ip + 24);
+
+		ck_assert_uint_eq(seq, 5000 + recvd);
+		for (j = 0; j < plen; j++)
+			ck_assert_uint_eq(ip[40 + j], pkt_pattern((uint32_t)(5000 + recvd + j)));
+		recvd += plen;
+	}
+	ck_assert_uint_eq(recvd, mss * nseg);
+}
+END_TEST
+
+static void setup_mixed(void)
+{
+	setup(false, true, 2);
+}
+
+static void setup_off(void)
+{
+	setup(true, true, 1);
+}
+
+/* stats=1 through a UAPI connection: the counters moved. */
+static char *uapi_call(struct device *d, const char *req)
+{
+	struct uapi_conn c;
+	char *out;
+
+	uapi_conn_init(&c, &device_uapi_ops, d);
+	ck_assert_int_eq(uapi_conn_input(&c, req, strlen(req), true), 0);
+	out = strndup(c.out + c.out_off, c.out_len - c.out_off);
+	uapi_conn_free(&c);
+	return out;
+}
+
+static uint64_t stat_of(const char *text, const char *key)
+{
+	char pat[64];
+	const char *p;
+
+	snprintf(pat, sizeof(pat), "\n%s=", key);
+	p = strstr(text, pat);
+	ck_assert_msg(p != NULL, "no %s", key);
+	return strtoull(p + strlen(pat), NULL, 10);
+}
+
+START_TEST(test_stats_and_get)
+{
+	char *s, *g;
+
+	roundtrip(&A, &B, false, PKT_UDP, 10, 1, 2);
+	roundtrip(&B, &A, false, PKT_UDP, 10, 2, 1);
+	s = uapi_call(A.dev, "stats=1\n\n");
+	ck_assert_msg(strstr(s, "errno=0\n\n") != NULL, "%s", s);
+	ck_assert_uint_ge(stat_of(s, "tx_packets"), 1);
+	ck_assert_uint_ge(stat_of(s, "rx_packets"), 1);
+	ck_assert_uint_eq(stat_of(s, "handshake_initiations_sent") +
+			  stat_of(s, "handshake_responses_sent"), 1);
+	free(s);
+	g = uapi_call(A.dev, "get=1\n\n");
+	ck_assert_msg(strstr(g, "listen_port=51820\n") != NULL, "%s", g);
+	ck_assert_msg(strstr(g, "allowed_ip=192.0.2.2/32\n") != NULL, "%s", g);
+	ck_assert_msg(strstr(g, "endpoint=127.0.0.1:51821\n") != NULL, "%s", g);
+	ck_assert_msg(strstr(g, "last_handshake_time_sec=0\n") == NULL, "%s", g);
+	free(g);
+}
+END_TEST
+
+/* Re-applying the same peer (as `wg syncconf` does) keeps the session. */
+START_TEST(test_reconfigure_keeps_session)
+{
+	char *s;
+
+	roundtrip(&A, &B, false, PKT_UDP, 10, 1, 2);
+	configure(&A, &B, PORT_A, PORT_B, 2);
+	configure(&B, &A, PORT_B, PORT_A, 1);
+	roundtrip(&A, &B, false, PKT_UDP, 10, 1, 2);
+	roundtrip(&B, &A, false, PKT_UDP, 10, 2, 1);
+	s = uapi_call(A.dev, "stats=1\n\n");
+	ck_assert_uint_eq(stat_of(s, "handshake_initiations_sent") +
+			  stat_of(s, "handshake_initiations_received"), 1);
+	free(s);
+}
+END_TEST
+
+START_TEST(test_remove_peer_then_icmp)
+{
+	char pk[65], *g;
+	static uint8_t pkt[2048], got[4096];
+	struct pkt_spec sp = pkt_default(false, PKT_UDP, 40, 0);
+	size_t len;
+
+	roundtrip(&A, &B, false, PKT_UDP, 10, 1, 2);
+	hex(pk, B.pub);
+	ck_assert_int_eq(set(&A, "public_key=%s\nremove=true\n", pk), 0);
+	g = uapi_call(A.dev, "get=1\n\n");
+	ck_assert_msg(strstr(g, "public_key=") == NULL, "%s", g);
+	free(g);
+	sp.src = 1;
+	sp.dst = 2;
+	len = pkt_build(pkt, &sp);
+	inject(&A, NULL, pkt, len);
+	ck_assert_int_eq(take(&A, got, sizeof(got)), (ssize_t)(VNET_HDR_LEN + 28 + len));
+}
+END_TEST
+
+static Suite *suite(void)
+{
+	Suite *s = suite_create("device");
+	TCase *tc = tcase_create("offloads on");
+	TCase *mixed = tcase_create("offloads mixed, 2 queues");
+	TCase *off = tcase_create("offloads off");
+
+	tcase_add_checked_fixture(tc, setup_on, teardown);
+	tcase_add_test(tc, test_handshake_and_data_both_ways);
+	tcase_add_test(tc, test_staged_burst_flushed);
+	tcase_add_test(tc, test_no_peer_icmp);
+	tcase_add_test(tc, test_not_allowed_source_dropped);
+	tcase_add_test(tc, test_tso_to_gro);
+	tcase_add_test(tc, test_stats_and_get);
+	tcase_add_test(tc, test_reconfigure_keeps_session);
+	tcase_add_test(tc, test_remove_peer_then_icmp);
+	suite_add_tcase(s, tc);
+
+	tcase_add_checked_fixture(mixed, setup_mixed, teardown);
+	tcase_add_test(mixed, test_handshake_and_data_both_ways);
+	tcase_add_test(mixed, test_tso_to_gro);
+	suite_add_tcase(s, mixed);
+
+	tcase_add_checked_fixture(off, setup_off, teardown);
+	tcase_add_test(off, test_handshake_and_data_both_ways);
+	tcase_add_test(off, test_staged_burst_flushed);
+	suite_add_tcase(s, off);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr = srunner_create(suite());
+	int failed;
+
+	if (sodium_init() < 0)
+		return 1;
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
