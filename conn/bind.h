@@ -26,9 +26,9 @@
  *                           EAGAIN) handled inside without losing packets.
  *
  * Thread rules: one bind is used by one worker thread (recv/send). The
- * counters and offload state may be read from any thread. fwmark, rebind
- * and close must not run concurrently with recv/send on the same bind
- * (pause the worker, or let it do them).
+ * counters and offload state may be read from any thread. fwmark, rebind,
+ * vg_bind_set_offload() and close must not run concurrently with recv/send
+ * on the same bind (pause the worker, or let it do them).
  *
  * Errors are negative errno values. Two implementations share this
  * interface: the Linux sockets (bind_linux.c) and an in-memory network for
