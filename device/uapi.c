@@ -406,15 +406,6 @@ void uapi_txn_clear(struct uapi_txn *txn)
 	sodium_memzero(txn, sizeof(*txn));
 }
 
-static size_t txn_items(const struct uapi_txn *txn)
-{
-	size_t n = txn->n_peers, i;
-
-	for (i = 0; i < txn->n_peers; i++)
-		n += txn->peers[i].n_aips;
-	return n;
-}
-
 static int grow(void **arr, size_t *cap, size_t n, size_t size)
 {
 	size_t ncap;
@@ -587,7 +578,8 @@ static int parse_line(struct uapi_parser *p, const char *line, size_t len)
 	klen = (size_t)(eq - line);
 	val = eq + 1;
 	vlen = len - klen - 1;
-	if (txn_items(&p->txn) >= UAPI_MAX_TXN_ITEMS)
+	/* Every item of the transaction came from a line of its own. */
+	if (p->lines > UAPI_MAX_TXN_ITEMS)
 		return UAPI_ERR_INVALID;
 	if (str_eq(line, klen, "public_key")) {
 		if (parse_key(pub, val, vlen))

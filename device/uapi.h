@@ -345,6 +345,7 @@ struct uapi_store_peer {
 	uint16_t persistent_keepalive_interval;
 	size_t n_aips, cap_aips;
 	struct uapi_prefix *aips;
+	bool removed;			/* only while a transaction is applied */
 };
 
 struct uapi_store {

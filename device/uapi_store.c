@@ -69,31 +69,138 @@ static int copy_peers(struct uapi_store *dst, const struct uapi_store *src)
 	return 0;
 }
 
-static long find_peer(const struct uapi_store *st, const uint8_t key[UAPI_KEY_LEN])
-{
-	size_t i;
+/*
+ * While a transaction is applied, peers keep their index (removal only
+ * marks them) and two hash tables find a peer by key and a prefix's owner,
+ * so a set with tens of thousands of peers stays linear.
+ */
+struct apply {
+	struct uapi_store *st;
+	size_t live_peers;
+	size_t peer_cap, aip_cap;
+	uint32_t *peer_slots;		/* peer index + 1; 0: empty */
+	struct aip_slot {
+		struct uapi_prefix prefix;
+		uint32_t owner;		/* peer index + 1; 0: nobody */
+		bool used;
+	} *aip_slots;
+};
 
-	for (i = 0; i < st->n_peers; i++)
-		if (!memcmp(st->peers[i].public_key, key, UAPI_KEY_LEN))
-			return (long)i;
+static uint64_t hash_bytes(const void *p, size_t n)
+{
+	const uint8_t *b = p;
+	uint64_t h = 1469598103934665603ULL;	/* FNV-1a */
+
+	while (n--)
+		h = (h ^ *b++) * 1099511628211ULL;
+	return h;
+}
+
+static size_t table_size(size_t n)
+{
+	size_t cap = 16;
+
+	while (cap < 2 * n + 16)
+		cap *= 2;
+	return cap;
+}
+
+static bool live(const struct apply *a, uint32_t idx1)
+{
+	return idx1 && !a->st->peers[idx1 - 1].removed;
+}
+
+static long find_peer(const struct apply *a, const uint8_t key[UAPI_KEY_LEN])
+{
+	size_t i = hash_bytes(key, UAPI_KEY_LEN) & (a->peer_cap - 1);
+	uint32_t v;
+
+	for (; (v = a->peer_slots[i]); i = (i + 1) & (a->peer_cap - 1))
+		if (live(a, v) && !memcmp(a->st->peers[v - 1].public_key, key, UAPI_KEY_LEN))
+			return (long)v - 1;
 	return -1;
 }
 
-static void remove_peer(struct uapi_store *st, size_t i)
+static void index_peer(struct apply *a, size_t idx)
 {
-	free(st->peers[i].aips);
-	memmove(&st->peers[i], &st->peers[i + 1],
-		(st->n_peers - i - 1) * sizeof(*st->peers));
-	st->n_peers--;
-	sodium_memzero(&st->peers[st->n_peers], sizeof(*st->peers));
+	size_t i = hash_bytes(a->st->peers[idx].public_key, UAPI_KEY_LEN) &
+		   (a->peer_cap - 1);
+
+	while (a->peer_slots[i])
+		i = (i + 1) & (a->peer_cap - 1);
+	a->peer_slots[i] = (uint32_t)idx + 1;
 }
 
-static int add_peer(struct uapi_store *st, const uint8_t key[UAPI_KEY_LEN])
+static struct aip_slot *aip_slot(struct apply *a, const struct uapi_prefix *p)
 {
+	size_t i = hash_bytes(p, sizeof(*p)) & (a->aip_cap - 1);
+
+	for (; a->aip_slots[i].used; i = (i + 1) & (a->aip_cap - 1))
+		if (uapi_prefix_equal(&a->aip_slots[i].prefix, p))
+			return &a->aip_slots[i];
+	a->aip_slots[i].used = true;
+	a->aip_slots[i].prefix = *p;
+	a->aip_slots[i].owner = 0;
+	return &a->aip_slots[i];
+}
+
+static int apply_init(struct apply *a, struct uapi_store *st, const struct uapi_txn *txn)
+{
+	size_t i, j, aips = 0, peers = st->n_peers + txn->n_peers;
+
+	for (i = 0; i < st->n_peers; i++)
+		aips += st->peers[i].n_aips;
+	for (i = 0; i < txn->n_peers; i++)
+		aips += txn->peers[i].n_aips;
+	memset(a, 0, sizeof(*a));
+	a->st = st;
+	a->live_peers = st->n_peers;
+	a->peer_cap = table_size(peers);
+	a->aip_cap = table_size(aips);
+	a->peer_slots = calloc(a->peer_cap, sizeof(*a->peer_slots));
+	a->aip_slots = calloc(a->aip_cap, sizeof(*a->aip_slots));
+	if (!a->peer_slots || !a->aip_slots)
+		return -ENOMEM;
+	for (i = 0; i < st->n_peers; i++) {
+		index_peer(a, i);
+		for (j = 0; j < st->peers[i].n_aips; j++)
+			aip_slot(a, &st->peers[i].aips[j])->owner = (uint32_t)i + 1;
+	}
+	return 0;
+}
+
+static void apply_free(struct apply *a)
+{
+	free(a->peer_slots);
+	free(a->aip_slots);
+}
+
+/* Drops the removed peers, keeping the order of the others. */
+static void compact(struct uapi_store *st)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < st->n_peers; i++) {
+		if (st->peers[i].removed) {
+			free(st->peers[i].aips);
+			continue;
+		}
+		if (n != i)
+			st->peers[n] = st->peers[i];
+		n++;
+	}
+	if (n < st->n_peers)
+		sodium_memzero(&st->peers[n], (st->n_peers - n) * sizeof(*st->peers));
+	st->n_peers = n;
+}
+
+static int add_peer(struct apply *a, const uint8_t key[UAPI_KEY_LEN])
+{
+	struct uapi_store *st = a->st;
 	struct uapi_store_peer *np;
 	size_t ncap;
 
-	if (st->n_peers >= UAPI_MAX_PEERS)
+	if (a->live_peers >= UAPI_MAX_PEERS)
 		return -EINVAL;
 	if (st->n_peers == st->cap_peers) {
 		ncap = st->cap_peers ? st->cap_peers * 2 : 4;
@@ -106,40 +213,38 @@ static int add_peer(struct uapi_store *st, const uint8_t key[UAPI_KEY_LEN])
 		st->peers = np;
 		st->cap_peers = ncap;
 	}
-	np = &st->peers[st->n_peers++];
+	np = &st->peers[st->n_peers];
 	memset(np, 0, sizeof(*np));
 	memcpy(np->public_key, key, UAPI_KEY_LEN);
+	index_peer(a, st->n_peers++);
+	a->live_peers++;
 	return 0;
 }
 
-static bool drop_aip(struct uapi_store_peer *p, const struct uapi_prefix *pfx)
+static void drop_aip(struct uapi_store_peer *p, const struct uapi_prefix *pfx)
 {
 	size_t i;
 
-	for (i = 0; i < p->n_aips; i++) {
-		if (!uapi_prefix_equal(&p->aips[i], pfx))
+	for (i = p->n_aips; i > 0; i--) {
+		if (!uapi_prefix_equal(&p->aips[i - 1], pfx))
 			continue;
-		memmove(&p->aips[i], &p->aips[i + 1],
-			(p->n_aips - i - 1) * sizeof(*p->aips));
+		memmove(&p->aips[i - 1], &p->aips[i], (p->n_aips - i) * sizeof(*p->aips));
 		p->n_aips--;
-		return true;
+		return;
 	}
-	return false;
 }
 
 /* Allowed IPs belong to the device: adding one takes it from its owner. */
-static int add_aip(struct uapi_store *st, size_t owner, const struct uapi_prefix *pfx)
+static int add_aip(struct apply *a, size_t idx, const struct uapi_prefix *pfx)
 {
-	struct uapi_store_peer *p = &st->peers[owner];
+	struct uapi_store_peer *p = &a->st->peers[idx];
+	struct aip_slot *slot = aip_slot(a, pfx);
 	struct uapi_prefix *na;
-	size_t i;
 
-	for (i = 0; i < p->n_aips; i++)
-		if (uapi_prefix_equal(&p->aips[i], pfx))
-			return 0;
-	for (i = 0; i < st->n_peers; i++)
-		if (i != owner && drop_aip(&st->peers[i], pfx))
-			break;
+	if (slot->owner == idx + 1)
+		return 0;
+	if (live(a, slot->owner))
+		drop_aip(&a->st->peers[slot->owner - 1], pfx);
 	if (p->n_aips == p->cap_aips) {
 		size_t ncap = p->cap_aips ? p->cap_aips * 2 : 4;
 
@@ -150,29 +255,80 @@ static int add_aip(struct uapi_store *st, size_t owner, const struct uapi_prefix
 		p->cap_aips = ncap;
 	}
 	p->aips[p->n_aips++] = *pfx;
+	slot->owner = (uint32_t)idx + 1;
 	return 0;
 }
 
-static int apply_peer(struct uapi_store *st, const struct uapi_peer_op *op)
+static void remove_aip(struct apply *a, size_t idx, const struct uapi_prefix *pfx)
 {
+	struct aip_slot *slot = aip_slot(a, pfx);
+
+	if (slot->owner != idx + 1)
+		return;
+	drop_aip(&a->st->peers[idx], pfx);
+	slot->owner = 0;
+}
+
+static void clear_aips(struct apply *a, size_t idx)
+{
+	struct uapi_store_peer *p = &a->st->peers[idx];
+	size_t i;
+
+	for (i = 0; i < p->n_aips; i++)
+		aip_slot(a, &p->aips[i])->owner = 0;
+	p->n_aips = 0;
+}
+
+static void remove_peer(struct apply *a, size_t idx)
+{
+	if (a->st->peers[idx].removed)
+		return;
+	clear_aips(a, idx);
+	a->st->peers[idx].removed = true;
+	a->live_peers--;
+}
+
+static int apply_aips(struct apply *a, size_t idx, const struct uapi_peer_op *op)
+{
+	size_t i;
+	int ret;
+
+	for (i = 0; i < op->n_aips; i++) {
+		const struct uapi_aip_op *ao = &op->aips[i];
+
+		if (ao->action == UAPI_AIP_CLEAR) {
+			clear_aips(a, idx);
+		} else if (ao->action == UAPI_AIP_REMOVE) {
+			remove_aip(a, idx, &ao->prefix);
+		} else {
+			ret = add_aip(a, idx, &ao->prefix);
+			if (ret)
+				return ret;
+		}
+	}
+	return 0;
+}
+
+static int apply_peer(struct apply *a, const struct uapi_peer_op *op)
+{
+	struct uapi_store *st = a->st;
 	struct uapi_store_peer *p;
 	long idx;
-	size_t i;
 	int ret;
 
 	if (!sodium_is_zero(st->private_key, UAPI_KEY_LEN) &&
 	    !sodium_memcmp(op->public_key, st->public_key, UAPI_KEY_LEN))
 		return 0;
-	idx = find_peer(st, op->public_key);
+	idx = find_peer(a, op->public_key);
 	if (op->flags & UAPI_PEER_REMOVE) {
 		if (idx >= 0)
-			remove_peer(st, (size_t)idx);
+			remove_peer(a, (size_t)idx);
 		return 0;
 	}
 	if (idx < 0) {
 		if (op->flags & UAPI_PEER_UPDATE_ONLY)
 			return 0;
-		ret = add_peer(st, op->public_key);
+		ret = add_peer(a, op->public_key);
 		if (ret)
 			return ret;
 		idx = (long)st->n_peers - 1;
@@ -186,24 +342,12 @@ static int apply_peer(struct uapi_store *st, const struct uapi_peer_op *op)
 	}
 	if (op->flags & UAPI_PEER_KEEPALIVE)
 		p->persistent_keepalive_interval = op->persistent_keepalive_interval;
-	for (i = 0; i < op->n_aips; i++) {
-		const struct uapi_aip_op *a = &op->aips[i];
-
-		if (a->action == UAPI_AIP_CLEAR) {
-			st->peers[idx].n_aips = 0;
-		} else if (a->action == UAPI_AIP_REMOVE) {
-			drop_aip(&st->peers[idx], &a->prefix);
-		} else {
-			ret = add_aip(st, (size_t)idx, &a->prefix);
-			if (ret)
-				return ret;
-		}
-	}
-	return 0;
+	return apply_aips(a, (size_t)idx, op);
 }
 
-static int apply_device(struct uapi_store *st, const struct uapi_txn *txn)
+static int apply_device(struct apply *a, const struct uapi_txn *txn)
 {
+	struct uapi_store *st = a->st;
 	size_t i;
 
 	if (txn->flags & UAPI_DEV_PRIVATE_KEY) {
@@ -213,19 +357,16 @@ static int apply_device(struct uapi_store *st, const struct uapi_txn *txn)
 		    crypto_scalarmult_base(st->public_key, st->private_key))
 			return -EINVAL;
 		/* A peer with our own public key makes no sense: drop it. */
-		for (i = 0; i < st->n_peers;) {
-			if (!sodium_is_zero(st->private_key, UAPI_KEY_LEN) &&
-			    !sodium_memcmp(st->peers[i].public_key, st->public_key,
-					   UAPI_KEY_LEN))
-				remove_peer(st, i);
-			else
-				i++;
+		if (!sodium_is_zero(st->private_key, UAPI_KEY_LEN)) {
+			long idx = find_peer(a, st->public_key);
+
+			if (idx >= 0)
+				remove_peer(a, (size_t)idx);
 		}
 	}
-	if (txn->flags & UAPI_DEV_REPLACE_PEERS) {
-		while (st->n_peers)
-			remove_peer(st, st->n_peers - 1);
-	}
+	if (txn->flags & UAPI_DEV_REPLACE_PEERS)
+		for (i = 0; i < st->n_peers; i++)
+			remove_peer(a, i);
 	if (txn->flags & UAPI_DEV_LISTEN_PORT)
 		st->listen_port = txn->listen_port;
 	if (txn->flags & UAPI_DEV_FWMARK)
@@ -253,31 +394,31 @@ static int run_hooks(struct uapi_store *next, const struct uapi_txn *txn)
 int uapi_store_apply(struct uapi_store *st, const struct uapi_txn *txn)
 {
 	struct uapi_store next = *st;
+	struct apply a;
 	size_t i;
 	int ret;
 
+	memset(&a, 0, sizeof(a));
 	ret = copy_peers(&next, st);
-	if (ret)
-		goto fail;
-	ret = apply_device(&next, txn);
-	if (ret)
-		goto fail;
-	for (i = 0; i < txn->n_peers; i++) {
-		ret = apply_peer(&next, &txn->peers[i]);
-		if (ret)
-			goto fail;
+	if (!ret)
+		ret = apply_init(&a, &next, txn);
+	if (!ret)
+		ret = apply_device(&a, txn);
+	for (i = 0; !ret && i < txn->n_peers; i++)
+		ret = apply_peer(&a, &txn->peers[i]);
+	if (!ret)
+		ret = run_hooks(&next, txn);
+	apply_free(&a);
+	if (ret) {
+		free_peers(next.peers, next.n_peers, next.cap_peers);
+		sodium_memzero(&next, sizeof(next));
+		return ret;
 	}
-	ret = run_hooks(&next, txn);
-	if (ret)
-		goto fail;
+	compact(&next);
 	free_peers(st->peers, st->n_peers, st->cap_peers);
 	*st = next;
 	sodium_memzero(&next, sizeof(next));
 	return 0;
-fail:
-	free_peers(next.peers, next.n_peers, next.cap_peers);
-	sodium_memzero(&next, sizeof(next));
-	return ret;
 }
 
 int uapi_store_snapshot(struct uapi_store *st, struct uapi_snapshot *snap)

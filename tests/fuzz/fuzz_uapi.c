@@ -20,10 +20,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 static void check_replies(const char *out, size_t len)
 {
 	static const char *const ok[] = { "0", "-5", "-71", "-22", "-98", "-55" };
-	const char *p = out, *end = out + len, *e;
+	const char *p = out, *end, *e;
 	size_t i;
 	bool good;
 
+	if (!len)
+		return;
+	end = out + len;
 	while (p < end) {
 		e = memmem(p, (size_t)(end - p), "errno=", 6);
 		if (!e)

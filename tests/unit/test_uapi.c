@@ -660,6 +660,65 @@ START_TEST(test_server_replaced)
 }
 END_TEST
 
+START_TEST(test_tombstones)
+{
+	/* Removed and re-created in one set: a fresh peer, at the end. */
+	set_ok("public_key=" PEER1 "\nallowed_ip=10.0.0.1/32\npreshared_key=" PSK "\n"
+	       "public_key=" PEER2 "\nallowed_ip=10.0.0.2/32");
+	set_ok("public_key=" PEER1 "\nremove=true\npublic_key=" PEER1
+	       "\nallowed_ip=10.0.0.3/32\npublic_key=" PEER2 "\nallowed_ip=10.0.0.1/32");
+	ck_assert_str_eq(get(),
+		"public_key=" PEER2 "\npreshared_key=" ZERO_KEY "\n"
+		"protocol_version=1\n"
+		"last_handshake_time_sec=0\nlast_handshake_time_nsec=0\n"
+		"tx_bytes=0\nrx_bytes=0\npersistent_keepalive_interval=0\n"
+		"allowed_ip=10.0.0.2/32\nallowed_ip=10.0.0.1/32\n"
+		"public_key=" PEER1 "\npreshared_key=" ZERO_KEY "\n"
+		"protocol_version=1\n"
+		"last_handshake_time_sec=0\nlast_handshake_time_nsec=0\n"
+		"tx_bytes=0\nrx_bytes=0\npersistent_keepalive_interval=0\n"
+		"allowed_ip=10.0.0.3/32\nerrno=0\n\n");
+	/* replace_peers, then one of the old peers again: it starts empty
+	 * and may take back a prefix its removed self had. */
+	set_ok("replace_peers=true\npublic_key=" PEER2 "\nallowed_ip=10.0.0.3/32");
+	ck_assert_str_eq(get(),
+		"public_key=" PEER2 "\npreshared_key=" ZERO_KEY "\n"
+		"protocol_version=1\n"
+		"last_handshake_time_sec=0\nlast_handshake_time_nsec=0\n"
+		"tx_bytes=0\nrx_bytes=0\npersistent_keepalive_interval=0\n"
+		"allowed_ip=10.0.0.3/32\nerrno=0\n\n");
+}
+END_TEST
+
+START_TEST(test_too_many_peers)
+{
+	const size_t n = UAPI_MAX_PEERS + 1;
+	struct uapi_txn txn;
+	size_t i;
+
+	set_ok("public_key=" PEER1);
+	memset(&txn, 0, sizeof(txn));
+	txn.flags = UAPI_DEV_LISTEN_PORT;
+	txn.listen_port = 9;
+	txn.peers = calloc(n, sizeof(*txn.peers));
+	ck_assert_ptr_nonnull(txn.peers);
+	txn.n_peers = txn.cap_peers = n;
+	for (i = 0; i < n; i++)
+		memcpy(txn.peers[i].public_key, &i, sizeof(i));
+	/* PEER1 plus 65537 new ones: refused whole, as NewPeer's limit is. */
+	ck_assert_int_eq(uapi_store_apply(&store, &txn), -EINVAL);
+	ck_assert_uint_eq(store.n_peers, 1);
+	ck_assert_uint_eq(store.listen_port, 0);
+	/* Exactly the limit fits once PEER1 goes. */
+	txn.flags |= UAPI_DEV_REPLACE_PEERS;
+	txn.n_peers = UAPI_MAX_PEERS;
+	ck_assert_int_eq(uapi_store_apply(&store, &txn), 0);
+	ck_assert_uint_eq(store.n_peers, UAPI_MAX_PEERS);
+	txn.n_peers = n;
+	uapi_txn_clear(&txn);
+}
+END_TEST
+
 static Suite *uapi_suite(void)
 {
 	Suite *s = suite_create("uapi");
@@ -687,6 +746,8 @@ static Suite *uapi_suite(void)
 	tcase_add_test(tc, test_stats);
 	tcase_add_test(tc, test_errno_map);
 	tcase_add_test(tc, test_parse_set_txn);
+	tcase_add_test(tc, test_tombstones);
+	tcase_add_test(tc, test_too_many_peers);
 	suite_add_tcase(s, tc);
 	tcase_add_checked_fixture(ts, srv_setup, srv_teardown);
 	tcase_add_test(ts, test_server);
