@@ -1,0 +1,33 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef VGUARD_TOOLS_VG_CONFIG_H
+#define VGUARD_TOOLS_VG_CONFIG_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "tools/vg_device.h"
+
+/* The wg(8) configuration grammar: `setconf`/`addconf`/`syncconf` files
+ * line by line, and `set` arguments. Diagnostics go to `err` with wg's
+ * exact wording. */
+struct vg_config_ctx {
+	struct vg_device *device;
+	struct vg_peer *peer;
+	bool in_interface;
+	bool in_peer;
+	FILE *err;
+};
+
+/* append: addconf (keep what is not mentioned); otherwise the file
+ * replaces the whole configuration, as setconf does. */
+bool vg_config_init(struct vg_config_ctx *ctx, bool append, FILE *err);
+/* On failure the device is freed and ctx->device is NULL. */
+bool vg_config_line(struct vg_config_ctx *ctx, const char *line);
+/* Returns the parsed device (the caller owns it), or NULL when a peer
+ * lacks a public key (the device is then freed). */
+struct vg_device *vg_config_finish(struct vg_config_ctx *ctx);
+
+/* `set IFACE ...`: argv starts after the interface name. */
+struct vg_device *vg_config_cmd(int argc, char **argv, FILE *err);
+
+#endif
