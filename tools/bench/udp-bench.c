@@ -2,8 +2,9 @@
 /*
  * udp-bench: loopback UDP throughput of 1452-byte datagrams (a full
  * WireGuard data packet at MTU 1420 + 32) through the conn/ bind with
- * GSO+GRO, through it with both off (still sendmmsg/recvmmsg batches), and
- * through plain sendto/recvfrom. One sender and one receiver thread; the
+ * GSO+GRO, with GRO on but nothing to coalesce (GSO off at the sender), with
+ * both off (still sendmmsg/recvmmsg batches), and through plain
+ * sendto/recvfrom. One sender and one receiver thread; the
  * figure is what the receiver got, median of several runs.
  *
  *   udp-bench [-t SECONDS] [-r RUNS] [-s SIZE] [-6]
@@ -26,9 +27,9 @@
 #define BATCH 64
 #define SLOT 2048
 
-enum mode { MODE_OFFLOAD, MODE_BATCH, MODE_PLAIN, MODE_COUNT };
+enum mode { MODE_OFFLOAD, MODE_GRO_ONLY, MODE_BATCH, MODE_PLAIN, MODE_COUNT };
 static const char *const mode_name[] = {
-	"bind, GSO+GRO on", "bind, GSO+GRO off", "plain sendto/recvfrom",
+	"bind, GSO+GRO on", "bind, GRO on, GSO off", "bind, GSO+GRO off", "plain sendto/recvfrom",
 };
 
 struct run {
@@ -156,7 +157,13 @@ static int setup(struct run *r)
 		c.no_gso = c.no_gro = r->mode == MODE_BATCH;
 		c.no_ipv4 = r->family != AF_INET;
 		c.no_ipv6 = r->family != AF_INET6;
-		if (vg_bind_open(&r->tx, &c) || vg_bind_open(&r->rx, &c))
+		/* Datagrams that arrive one by one at a GRO socket: the many-peer
+		 * case, where nothing coalesces. */
+		c.no_gso = c.no_gso || r->mode == MODE_GRO_ONLY;
+		if (vg_bind_open(&r->tx, &c))
+			return -EIO;
+		c.no_gso = r->mode == MODE_BATCH;
+		if (vg_bind_open(&r->rx, &c))
 			return -EIO;
 		port = vg_bind_port(r->rx);
 	}
