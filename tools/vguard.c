@@ -6,8 +6,9 @@
  * listening UAPI socket, then re-executes itself in the background with
  * them as fds 3 and 4 (WG_TUN_FD, WG_UAPI_FD, WG_PROCESS_FOREGROUND=1) and
  * exits 0: when `vguard wg0` returns, wg0 and its socket exist, which
- * wg-quick relies on.  The foreground process runs the control loop: the
- * UAPI socket, link events, signals and the watch on the socket file.
+ * wg-quick relies on.  The foreground process hands both to the device
+ * (device/device.h), whose control thread serves the socket, follows the
+ * link and watches the socket file, and waits for a reason to stop.
  */
 #include "config.h"
 
@@ -22,13 +23,11 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-#include <sys/epoll.h>
-#include <sys/signalfd.h>
 
 #include <sodium.h>
 
 #include "device/uapi.h"
-#include "tools/vguard_dev.h"
+#include "device/device.h"
 #include "tun/tun.h"
 
 #define EXIT_SETUP_FAILED 1
@@ -73,12 +72,6 @@ static void log_tun(void *ctx, const char *msg)
 {
 	(void)ctx;
 	logf_at(LOG_VERBOSE, "%s", msg);
-}
-
-static void log_dev(void *arg, bool verbose, const char *msg)
-{
-	(void)arg;
-	logf_at(verbose ? LOG_VERBOSE : LOG_ERROR, "%s", msg);
 }
 
 /* One line on stderr, whatever LOG_LEVEL says: the caller must see why. */
@@ -433,61 +426,79 @@ fail:
 	return EXIT_SETUP_FAILED;
 }
 
-/* ---- the foreground process: the control loop ---- */
+/* ---- the foreground process ---- */
 
-struct daemon {
-	struct tun *tun;
-	struct vguard_dev *dev;
-	struct uapi_server srv;
-	bool srv_up;
-	int ep, sig_fd, ev_fd;
-};
+static struct device *running;
 
-static void ep_add(void *arg, int fd)
+/* Signals only ask the device to stop; device_wait() then returns. */
+static void on_signal(int sig)
 {
-	struct daemon *d = arg;
-	struct epoll_event ev = { .events = EPOLLIN, .data.fd = fd };
-
-	if (epoll_ctl(d->ep, EPOLL_CTL_ADD, fd, &ev))
-		logf_at(LOG_ERROR, "epoll: %s", strerror(errno));
+	if (running)
+		device_stop(running);
 }
 
-static void log_offloads(struct tun *t, const struct options *o)
+static void log_device(void *ctx, int level, const char *msg)
 {
-	struct tun_offload_state s;
-	int f;
-
-	tun_get_offload(t, &s);
-	for (f = 0; f < TUN_FEAT_COUNT; f++)
-		logf_at(LOG_VERBOSE, "Offload %s: %s (%s)", tun_feature_name(f),
-			s.on[f] ? "on" : "off", s.why[f]);
-	logf_at(LOG_VERBOSE, "Offload udp_gso: %s", o->no_udp_gso ? "off (by option)" : "on");
-	logf_at(LOG_VERBOSE, "Offload udp_gro_rx: %s",
-		o->no_udp_gro_rx ? "off (by option)" : "on");
+	(void)ctx;
+	logf_at(level >= DEVICE_LOG_VERBOSE ? LOG_VERBOSE : LOG_ERROR, "%s", msg);
 }
 
-static int open_tun(struct daemon *d, const struct options *o)
+static int open_tun(struct tun **tun, const struct options *o, unsigned int queues)
 {
 	struct tun_options to;
 	int fd = env_fd("WG_TUN_FD"), ret;
 
-	tun_opts(&to, o, o->queues);
+	tun_opts(&to, o, queues);
 	if (fd >= 0) {
 		to.keep_mtu = true;	/* the parent already set it */
-		ret = tun_open_fd(&d->tun, fd, &to);
+		ret = tun_open_fd(tun, fd, &to);
 	} else {
-		ret = tun_open(&d->tun, o->iface, &to);
+		ret = tun_open(tun, o->iface, &to);
 	}
 	if (ret)
 		fail_line("failed to create TUN device %s: %s", o->iface, strerror(-ret));
 	return ret;
 }
 
-static int open_uapi(struct daemon *d, int fd)
+static void device_opts(struct device_options *d, const struct options *o)
 {
-	const struct uapi_ops *ops;
+	device_options_init(d);
+	device_options_from_env(d);
+	d->queues = o->queues;
+	d->no_udp_gso |= o->no_udp_gso;
+	d->no_udp_gro_rx |= o->no_udp_gro_rx;
+	d->log_level = (int)log_level;
+	d->log = log_device;
+}
+
+/*
+ * SIGINT and SIGTERM stay blocked while the device's threads are created
+ * (they inherit the mask), so only this thread ever takes them; one that
+ * arrives during setup is handled once they are unblocked.  A shell starts
+ * background jobs with SIGINT ignored: installing a handler takes it back.
+ */
+static void block_signals(sigset_t *mask)
+{
+	sigemptyset(mask);
+	sigaddset(mask, SIGINT);
+	sigaddset(mask, SIGTERM);
+	sigprocmask(SIG_BLOCK, mask, NULL);
+	signal(SIGPIPE, SIG_IGN);
+}
+
+static void catch_signals(const sigset_t *mask)
+{
+	struct sigaction sa = { .sa_handler = on_signal, .sa_flags = SA_RESTART };
+
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigprocmask(SIG_UNBLOCK, mask, NULL);
+}
+
+static int serve_uapi(struct device *dev, int fd)
+{
 	char path[108];
-	void *ctx;
 	int ret;
 
 	if (fd < 0)
@@ -496,81 +507,52 @@ static int open_uapi(struct daemon *d, int fd)
 		fd = listen_or_fail(log_name);
 	if (fd < 0)
 		return fd;
-	ops = vguard_dev_uapi(d->dev, &ctx);
 	ret = uapi_socket_path(path, sizeof(path), NULL, log_name);
 	if (!ret)
-		ret = uapi_server_init(&d->srv, fd, path, ops, ctx);
+		ret = device_uapi_start(dev, fd, path);
 	if (ret) {
 		close(fd);
-		fail_line("failed to serve uapi socket %s: %s", path, strerror(-ret));
-		return ret;
+		fail_line("failed to serve uapi socket %s/%s.sock: %s", UAPI_SOCKET_DIR,
+			  log_name, strerror(-ret));
 	}
-	d->srv_up = true;
-	return 0;
+	return ret;
 }
 
-/*
- * SIGINT and SIGTERM are read from a signalfd, so they stay blocked from
- * the start (one arriving during setup is handled once the loop runs).  A
- * shell starts background jobs with SIGINT ignored, and an ignored signal
- * never reaches a signalfd: take both back.
- */
-static void stop_signals(sigset_t *mask)
+static int setup(struct device **dev, const struct options *o)
 {
-	sigemptyset(mask);
-	sigaddset(mask, SIGINT);
-	sigaddset(mask, SIGTERM);
-	sigprocmask(SIG_BLOCK, mask, NULL);
-	signal(SIGINT, SIG_DFL);
-	signal(SIGTERM, SIG_DFL);
-	signal(SIGPIPE, SIG_IGN);
-}
-
-static int setup(struct daemon *d, const struct options *o)
-{
-	struct vguard_dev_config cfg = {
-		.queues = o->queues,
-		.no_udp_gso = o->no_udp_gso,
-		.no_udp_gro_rx = o->no_udp_gro_rx,
-		.log = log_dev,
-	};
+	struct device_options dopt;
+	char offloads[256];
+	struct tun *tun;
 	int ret, early_fd = -1;
-	sigset_t mask;
 
-	snprintf(log_name, sizeof(log_name), "%s", o->iface);
 	if (env_fd("WG_UAPI_FD") < 0 && env_fd("WG_TUN_FD") < 0) {
 		early_fd = early_listen(o->iface);
 		if (early_fd < 0 && early_fd != -ENOENT)
 			return early_fd;
 	}
-	ret = open_tun(d, o);
+	device_opts(&dopt, o);
+	ret = open_tun(&tun, o, device_queues(&dopt));
 	if (ret)
 		goto fail;
-	snprintf(log_name, sizeof(log_name), "%s", tun_name(d->tun));
+	snprintf(log_name, sizeof(log_name), "%s", tun_name(tun));
 	logf_at(LOG_VERBOSE, "Starting vguard version %s", PACKAGE_VERSION);
-	log_offloads(d->tun, o);
-	ret = vguard_dev_open(&d->dev, d->tun, &cfg);
+	ret = device_new(dev, tun, &dopt);
 	if (ret) {
+		*dev = NULL;
 		fail_line("failed to create the device: %s", strerror(-ret));
 		goto fail;
 	}
-	/* The device owns the TUN now; the loop still reads its events. */
-	d->ev_fd = tun_event_fd(d->tun);
-	ret = open_uapi(d, early_fd);
+	ret = serve_uapi(*dev, early_fd);
 	early_fd = -1;
 	if (ret)
 		return ret;
-	stop_signals(&mask);
-	d->ep = epoll_create1(EPOLL_CLOEXEC);
-	d->sig_fd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
-	if (d->ep < 0 || d->sig_fd < 0) {
-		fail_line("failed to set up the control loop: %s", strerror(errno));
-		return -errno;
+	ret = device_start(*dev);
+	if (ret) {
+		fail_line("failed to start the device: %s", strerror(-ret));
+		return ret;
 	}
-	ep_add(d, d->sig_fd);
-	ep_add(d, d->srv.listen_fd);
-	ep_add(d, d->srv.watch_fd);
-	ep_add(d, d->ev_fd);
+	device_describe_offloads(*dev, offloads, sizeof(offloads));
+	logf_at(LOG_VERBOSE, "Offloads: %s", offloads);
 	logf_at(LOG_VERBOSE, "UAPI listener started");
 	logf_at(LOG_VERBOSE, "Device started");
 	return 0;
@@ -582,94 +564,38 @@ fail:
 	return ret;
 }
 
-/* 1: the interface is gone. */
-static int link_events(struct daemon *d)
-{
-	struct tun_event ev;
-	int r;
-
-	while ((r = tun_event_read(d->tun, &ev)) > 0) {
-		if (ev.type == TUN_EVENT_CLOSED)
-			return 1;
-		vguard_dev_link_event(d->dev, &ev);
-	}
-	if (r < 0 && r != -EAGAIN)
-		logf_at(LOG_ERROR, "Failed to read link events: %s", strerror(-r));
-	return 0;
-}
-
-static void service_conn(struct daemon *d, int fd, uint32_t events)
-{
-	struct epoll_event ev = { .data.fd = fd };
-	int r = uapi_server_service(&d->srv, fd, events);
-
-	if (r == 1 || r < 0)
-		return;
-	ev.events = r == 2 ? EPOLLOUT : EPOLLIN;
-	epoll_ctl(d->ep, EPOLL_CTL_MOD, fd, &ev);
-}
-
-/* Returns the exit status. */
-static int loop(struct daemon *d)
-{
-	struct signalfd_siginfo si;
-	struct epoll_event evs[16];
-	int i, n, fd;
-
-	for (;;) {
-		n = epoll_wait(d->ep, evs, 16, -1);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			logf_at(LOG_ERROR, "epoll_wait: %s", strerror(errno));
-			return EXIT_FAILURE;
-		}
-		for (i = 0; i < n; i++) {
-			fd = evs[i].data.fd;
-			if (fd == d->sig_fd) {
-				if (read(d->sig_fd, &si, sizeof(si)) == sizeof(si)) {
-					logf_at(LOG_VERBOSE, "Received %s, shutting down",
-						si.ssi_signo == SIGINT ? "SIGINT" : "SIGTERM");
-					return 0;
-				}
-			} else if (fd == d->srv.watch_fd) {
-				if (uapi_server_gone(&d->srv)) {
-					logf_at(LOG_VERBOSE, "UAPI socket deleted, shutting down");
-					return 0;
-				}
-			} else if (fd == d->ev_fd) {
-				if (link_events(d)) {
-					logf_at(LOG_VERBOSE, "Interface deleted, shutting down");
-					return 0;
-				}
-			} else if (fd == d->srv.listen_fd) {
-				uapi_server_accept(&d->srv, ep_add, d);
-			} else {
-				service_conn(d, fd, evs[i].events);
-			}
-		}
-	}
-}
-
 static int run(const struct options *o)
 {
-	struct daemon d = { .ep = -1, .sig_fd = -1, .ev_fd = -1 };
+	struct device *dev = NULL;
 	int status = EXIT_SETUP_FAILED;
 	sigset_t mask;
 
-	stop_signals(&mask);
-	if (!setup(&d, o))
-		status = loop(&d);
-	if (d.srv_up)
-		uapi_server_close(&d.srv);
-	if (d.dev)
-		vguard_dev_close(d.dev);
-	else if (d.tun)
-		tun_close(d.tun);
-	if (d.sig_fd >= 0)
-		close(d.sig_fd);
-	if (d.ep >= 0)
-		close(d.ep);
+	block_signals(&mask);
+	if (!setup(&dev, o)) {
+		running = dev;
+		catch_signals(&mask);
+		switch (device_wait(dev)) {
+		case DEVICE_EXIT_STOPPED:
+			logf_at(LOG_VERBOSE, "Received a signal, shutting down");
+			status = 0;
+			break;
+		case DEVICE_EXIT_SOCKET_GONE:
+			logf_at(LOG_VERBOSE, "UAPI socket deleted, shutting down");
+			status = 0;
+			break;
+		case DEVICE_EXIT_LINK_GONE:
+			logf_at(LOG_VERBOSE, "Interface deleted, shutting down");
+			status = 0;
+			break;
+		default:
+			logf_at(LOG_ERROR, "Device failed, shutting down");
+			status = EXIT_FAILURE;
+			break;
+		}
+		sigprocmask(SIG_BLOCK, &mask, NULL);
+		running = NULL;
+	}
+	device_free(dev);
 	logf_at(LOG_VERBOSE, "Shutting down");
 	return status;
 }

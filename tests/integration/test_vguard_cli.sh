@@ -165,7 +165,7 @@ fg_expect() { # description
 }
 
 fg_start "$IF" LOG_LEVEL=verbose
-grep -q 'Offload tso: ' "$tmp/fg.log" || { cat "$tmp/fg.log"; fail "no offload line in the log"; }
+grep -q 'Offloads: tso=' "$tmp/fg.log" || { cat "$tmp/fg.log"; fail "no offload line in the log"; }
 ok "LOG_LEVEL=verbose logs the offloads at start"
 kill -TERM "$fgpid"; fg_expect "SIGTERM"
 fg_start "$IF"
