@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# vguard <-> vguard (issue 6, item 1, offloads on at both ends): ping, a
+# 200 MB TCP transfer compared by SHA-256, iperf3 TCP and UDP; IPv4 and
+# IPv6 inside, then the same over an IPv6 outside.
+here=$(cd "$(dirname "$0")" && pwd)
+source "$here/lib.sh"
+source "$here/tunnel_lib.sh"
+require_root
+require_cmd ip wg iperf3 python3
+require_dataplane
+topo_init
+tunnel_keys
+start_daemon "$NS_A" "$IF_A" vguard
+start_daemon "$NS_B" "$IF_B" vguard
+tunnel_config wg 4
+
+wait_ping "$NS_A" 10.78.0.2 || fail "no IPv4 ping through the tunnel"
+wait_ping "$NS_B" fd78::1 || fail "no IPv6 ping through the tunnel"
+log "ping both ways, IPv4 and IPv6 inside"
+transfer_check "$NS_A" "$NS_B" 10.78.0.2 200
+transfer_check "$NS_B" "$NS_A" fd78::1 50
+iperf_check "$NS_A" "$NS_B" 10.78.0.2 tcp 3
+iperf_check "$NS_B" "$NS_A" fd78::1 tcp 3
+iperf_check "$NS_A" "$NS_B" 10.78.0.2 udp 3
+[ "$(stat_of "$NS_A" "$IF_A" tso_packets)" -gt 0 ] || fail "no TSO super-packets read"
+log "tso_packets=$(stat_of "$NS_A" "$IF_A" tso_packets) udp_gso_messages=$(stat_of "$NS_A" "$IF_A" udp_gso_messages) tcp_gro_writes(B)=$(stat_of "$NS_B" "$IF_B" tcp_gro_writes)"
+
+# The same tunnel over an IPv6 outside.
+in_a wg set "$IF_A" peer "$PUB_B" endpoint "[fd77::2]:51821"
+in_b wg set "$IF_B" peer "$PUB_A" endpoint "[fd77::1]:51820"
+wait_ping "$NS_A" 10.78.0.2 || fail "no ping over the IPv6 outside"
+transfer_check "$NS_A" "$NS_B" fd78::2 50
+iperf_check "$NS_B" "$NS_A" 10.78.0.1 udp 3
+in_a wg show "$IF_A" endpoints | grep -q 'fd77::2' || fail "endpoint not IPv6"
+log "IPv6 outside ok"
