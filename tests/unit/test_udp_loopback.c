@@ -571,6 +571,47 @@ START_TEST(rebind)
 }
 END_TEST
 
+START_TEST(group_rebind)
+{
+	struct vg_bind_config c = cfg();
+	struct vg_bind *g[3], *other;
+	uint16_t old;
+	struct iovec iov = { .iov_base = txbuf[0], .iov_len = 10 };
+	struct vg_rx_pkt got[1];
+	struct vg_endpoint ep;
+	bool arrived = false;
+
+	other = open_bind(&c);	/* no SO_REUSEPORT: its port cannot be shared */
+	c.queues = 3;
+	ck_assert_int_eq(vg_bind_group_open(g, &c), 0);
+	old = vg_bind_port(g[0]);
+	/* All or nothing: a taken port leaves every member where it was. */
+	ck_assert_int_eq(vg_bind_group_rebind(g, 3, vg_bind_port(other)), -EADDRINUSE);
+	for (int i = 0; i < 3; i++)
+		ck_assert_uint_eq(vg_bind_port(g[i]), old);
+	ck_assert_int_eq(vg_bind_group_rebind(g, 3, 0), 0);
+	ck_assert_uint_ne(vg_bind_port(g[0]), old);
+	for (int i = 1; i < 3; i++)
+		ck_assert_uint_eq(vg_bind_port(g[i]), vg_bind_port(g[0]));
+	/* The new port receives, on some member. */
+	ep = to(AF_INET, "127.0.0.1", vg_bind_port(g[0]));
+	fill(txbuf[0], 10, 1);
+	ck_assert_int_eq(vg_bind_send(other, &ep, &iov, 1), 1);
+	for (int tries = 0; tries < 200 && !arrived; tries++) {
+		for (int i = 0; i < 3 && !arrived; i++) {
+			slots(got, 1);
+			arrived = vg_bind_recv(g[i], AF_INET, got, 1) == 1;
+		}
+		if (!arrived)
+			usleep(10000);
+	}
+	ck_assert(arrived);
+	check_dgram(got[0].data, got[0].len, 10, 1);
+	vg_bind_group_close(g, 3);
+	vg_bind_close(other);
+}
+END_TEST
+
 START_TEST(wrong_family)
 {
 	struct vg_bind_config c = cfg();
@@ -970,6 +1011,7 @@ static Suite *suite(void)
 	tcase_add_test(t, sticky_stale_real);
 	tcase_add_test(t, reuseport_group);
 	tcase_add_test(t, rebind);
+	tcase_add_test(t, group_rebind);
 	tcase_add_test(t, wrong_family);
 	tcase_add_test(f, inject_eio);
 	tcase_add_test(f, inject_einval_gso);
