@@ -200,6 +200,13 @@ wg set "$A" peer "$(cat p2)" allowed-ips 10.240.0.1/32 persistent-keepalive 9 en
 same_sorted show "$A" dump
 same_sorted showconf "$A"
 
+echo "== host names"
+# Endpoint names go through getaddrinfo in both tools: same address.
+same set "$A" peer "$PB" endpoint localhost:51902
+same_sorted show "$A" endpoints
+same set "$A" listen-port domain
+same show "$A" listen-port
+
 echo "== errors"
 printf '[Interface]\nAddress = 10.0.0.1/24\n' >bad1.conf
 printf '[Peer]\nPublicKey = abc\n' >bad2.conf
@@ -222,6 +229,9 @@ same set "$A" peer "$PB" allowed-ips 10.0.0.256
 same set "$A" peer "$PB" endpoint 1.2.3.4
 same set "$A" peer "$PB" persistent-keepalive 70000
 same set "$A" private-key /nonexistent/key
+WG_ENDPOINT_RESOLUTION_RETRIES=bogus same set "$A" peer "$PB" endpoint 1.2.3.4:5
+same set "$A" listen-port ""
+same set "$A" peer "$PB" endpoint ""
 same set "$A" bogus
 same set "$A"
 same set
