@@ -32,7 +32,10 @@
  *              wg_data_open(p, buf, len, now, &kp, &plain, &plain_len);
  *              (check allowed IPs of kp->peer), then
  *              wg_peer_received_data(kp->peer, kp, &src, bytes, keepalive, now, &act);
- *              noise_keypair_put(kp).
+ *              noise_keypair_put(kp).  Once per batch per peer is fine
+ *              (as wireguard-go does since 7c20311): the summed wire bytes,
+ *              the last keypair and source, keepalive only if the whole
+ *              batch was keepalives.
  *   control thread: wg_timers_tick(peer, now, &act) at or after
  *              wg_timers_next_deadline(peer); send act.msg to the peer's
  *              endpoint, a keepalive for WG_ACT_SEND_KEEPALIVE.
