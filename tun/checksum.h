@@ -18,6 +18,10 @@
 /* Adds buf[0..len) to sum (any 32-bit value) and returns the folded sum. */
 uint32_t csum_partial(const void *buf, size_t len, uint32_t sum);
 
+/* Copies src[0..len) to dst (no overlap) and returns
+ * csum_partial(src, len, sum), reading the data once. */
+uint32_t csum_copy(void *dst, const void *src, size_t len, uint32_t sum);
+
 /* Folds a 32-bit accumulator to 16 bits with end-around carry. */
 static inline uint16_t csum_fold(uint32_t sum)
 {

@@ -190,7 +190,6 @@ static void split_segment(const struct split_plan *sp, const uint8_t *pkt,
 	uint32_t sum;
 
 	memcpy(out, pkt, sp->hdr_len);
-	memcpy(out + sp->hdr_len, pkt + sp->hdr_len + i * h->gso_size, seg_pay);
 
 	if (!sp->v6) {
 		put16(out + 2, (uint16_t)len);
@@ -209,8 +208,12 @@ static void split_segment(const struct split_plan *sp, const uint8_t *pkt,
 		put16(out + cs + 4, (uint16_t)l4_len);
 		put16(out + cs + 6, 0);
 	}
+	/* The L4 header is 8 or a multiple of 4 bytes: even, so the payload
+	 * sum chains on; copying and summing the payload is one pass. */
 	sum = l4_pseudo(out, sp->v6, sp->proto, (uint32_t)l4_len);
-	sum = csum_partial(out + cs, l4_len, sum);
+	sum = csum_partial(out + cs, sp->hdr_len - cs, sum);
+	sum = csum_copy(out + sp->hdr_len, pkt + sp->hdr_len + i * h->gso_size,
+			seg_pay, sum);
 	put16(out + cs + (sp->proto == IPPROTO_TCP_ ? 16 : 6),
 	      csum_finish_nz(sum));
 }
@@ -533,18 +536,34 @@ static enum merge_kind tcp_merge_kind(const struct gro_ctx *c,
 	return MERGE_NONE;
 }
 
-static void merge_append(const struct gro_ctx *c, struct gro_item *it,
-			 const struct gro_pkt *p)
+/* Appends p's payload to the item, verifying p's checksum while copying
+ * when it is not known yet: the copy lands in the head buffer's free
+ * space, so a bad packet leaves nothing the item's length covers. */
+static bool merge_append(const struct gro_ctx *c, struct gro_item *it,
+			 struct gro_pkt *p)
 {
 	uint8_t *head = item_head(c, it);
+	const uint8_t *l4 = p->ip + p->iph_len;
+	uint32_t sum;
 
-	memcpy(head + it->len, p->ip + p->iph_len + p->l4h_len, p->payload);
+	if (p->csum == CSUM_UNKNOWN) {
+		sum = l4_pseudo(p->ip, p->v6, p->proto,
+				(uint32_t)(p->len - p->iph_len));
+		sum = csum_partial(l4, p->l4h_len, sum);
+		sum = csum_copy(head + it->len, l4 + p->l4h_len, p->payload, sum);
+		p->csum = csum_fold(sum) == 0xffff ? CSUM_GOOD : CSUM_BAD;
+	} else if (p->csum == CSUM_GOOD) {
+		memcpy(head + it->len, l4 + p->l4h_len, p->payload);
+	}
+	if (p->csum != CSUM_GOOD)
+		return false;
 	it->len += (uint32_t)p->payload;
 	it->nseg++;
 	if (p->psh) {
 		it->psh = true;
 		head[p->iph_len + 13] |= TCP_PSH;
 	}
+	return true;
 }
 
 /* The packet goes in front of the item: the item keeps its slot (and so
@@ -611,13 +630,12 @@ static bool gro_tcp(struct gro_ctx *c, size_t idx, struct gro_pkt *p)
 			c->stats->bad_csum++;
 			continue;
 		}
-		if (!pkt_csum_ok(p)) {
+		if (kind == MERGE_APPEND ? !merge_append(c, it, p)
+					 : !pkt_csum_ok(p)) {
 			c->stats->bad_csum++;
 			return false;	/* written alone, not a new item */
 		}
-		if (kind == MERGE_APPEND)
-			merge_append(c, it, p);
-		else
+		if (kind == MERGE_PREPEND)
 			merge_prepend(c, it, p);
 		c->stats->merged++;
 		return true;
@@ -648,11 +666,10 @@ static bool gro_udp(struct gro_ctx *c, size_t idx, struct gro_pkt *p)
 		c->stats->bad_csum++;
 		goto add;
 	}
-	if (!pkt_csum_ok(p)) {
+	if (!merge_append(c, it, p)) {
 		c->stats->bad_csum++;
 		goto add;
 	}
-	merge_append(c, it, p);
 	c->stats->merged++;
 	return true;
 add:

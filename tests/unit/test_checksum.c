@@ -70,6 +70,27 @@ START_TEST(chained_sums)
 }
 END_TEST
 
+START_TEST(copy_and_sum)
+{
+	static uint8_t dst[MAXLEN + 256];
+	size_t len, off;
+
+	fill_random(6);
+	for (len = 0; len <= 3000; len++) {
+		off = len % 7;
+		memset(dst, 0xcc, sizeof(dst));
+		ck_assert_uint_eq(csum_copy(dst + off, data + 3 + off, len, 0xabcd),
+				  ref_sum(data + 3 + off, len, 0xabcd));
+		ck_assert_mem_eq(dst + off, data + 3 + off, len);
+		/* Not a byte more. */
+		ck_assert_uint_eq(dst[off + len], 0xcc);
+		if (off)
+			ck_assert_uint_eq(dst[off - 1], 0xcc);
+	}
+	ck_assert_uint_eq(csum_copy(dst, data, MAXLEN, 0), ref_sum(data, MAXLEN, 0));
+}
+END_TEST
+
 START_TEST(pseudo_header_v4_v6)
 {
 	size_t len, alen;
@@ -169,6 +190,7 @@ static Suite *checksum_suite(void)
 	tcase_add_test(tc, unaligned_start);
 	tcase_add_test(tc, all_ones_and_zeros);
 	tcase_add_test(tc, chained_sums);
+	tcase_add_test(tc, copy_and_sum);
 	tcase_add_test(tc, pseudo_header_v4_v6);
 	tcase_add_test(tc, ipv4_header);
 	tcase_add_test(tc, finish_never_zero);
