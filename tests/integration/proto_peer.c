@@ -7,7 +7,9 @@
  *
  *   proto-peer initiate PRIV PEER_PUB LPORT PPORT
  *       handshake as initiator, ping 10.99.0.1 through the tunnel, wait
- *       for the echo reply; exit 0 when it arrives.
+ *       for the echo reply; then jump the clock 6 s, push the send counter
+ *       to REKEY_AFTER_MESSAGES so the next packet rekeys, ping again and
+ *       exit 0 when that reply arrives under the new keypair.
  *   proto-peer respond PRIV PEER_PUB LPORT PPORT
  *       wait for the peer's handshake, answer 3 echo requests to
  *       10.99.0.2 sent through the tunnel; exit 0 then.
@@ -32,13 +34,22 @@ static struct wg_endpoint peer_ep;
 static int sock;
 static bool initiator;
 static unsigned int replies, answered;
+static uint64_t offset;	/* lets the test jump the core's clocks forward */
 
 static uint64_t mono(void)
 {
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * WG_NSEC_PER_SEC + (uint64_t)ts.tv_nsec;
+	return (uint64_t)ts.tv_sec * WG_NSEC_PER_SEC + (uint64_t)ts.tv_nsec + offset;
+}
+
+static uint64_t wall(void *ctx)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * WG_NSEC_PER_SEC + (uint64_t)ts.tv_nsec + offset;
 }
 
 static int key(uint8_t out[32], const char *b64)
@@ -205,6 +216,8 @@ int main(int argc, char **argv)
 	struct wg_endpoint src;
 	struct wg_action a;
 	socklen_t sl;
+	struct noise_keypair *first = NULL;
+	bool pinged_again = false;
 	uint64_t deadline;
 	ssize_t n;
 
@@ -221,6 +234,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	wg_proto_init(&proto);
+	proto.wallclock = wall;
 	wg_proto_set_private_key(&proto, priv);
 	peer = wg_peer_new(&proto, pub, NULL);
 	memset(&peer_ep, 0, sizeof(peer_ep));
@@ -238,8 +252,25 @@ int main(int argc, char **argv)
 	while (mono() < deadline) {
 		struct pollfd pfd = { .fd = sock, .events = POLLIN };
 
-		if (initiator ? replies >= 1 : answered >= 3)
+		if (initiator ? replies >= 2 : answered >= 3)
 			break;
+		if (initiator && replies == 1 && !first) {
+			/* Past wireguard-go's 20 ms flood guard (its own clock)
+			 * and our 5 s REKEY_TIMEOUT (ours, jumped), then a
+			 * keepalive past REKEY_AFTER_MESSAGES starts a rekey. */
+			usleep(100000);
+			first = peer->keypairs.current;
+			offset += 6 * WG_NSEC_PER_SEC;
+			atomic_store(&first->send_counter, REKEY_AFTER_MESSAGES);
+			send_data(NULL, 0);
+		}
+		if (initiator && first && !pinged_again &&
+		    peer->keypairs.current != first) {
+			pinged_again = true;
+			icmp(ping, 8, "10.99.0.2", "10.99.0.1", 0x7667, 2,
+			     (const uint8_t *)"vguard proto....");
+			send_data(ping, 44);
+		}
 		if (wg_timers_tick(peer, mono(), &a))
 			act(&a, &peer_ep);
 		if (poll(&pfd, 1, 100) <= 0)
@@ -252,6 +283,13 @@ int main(int argc, char **argv)
 	}
 	printf("rx %llu tx %llu bytes\n", (unsigned long long)atomic_load(&peer->rx_bytes),
 	       (unsigned long long)atomic_load(&peer->tx_bytes));
+	if (initiator && replies >= 2) {
+		if (peer->keypairs.current == first || peer->keypairs.previous != first) {
+			printf("no rekey happened\n");
+			return 1;
+		}
+		printf("rekeyed: second reply under a new keypair\n");
+	}
 	wg_proto_destroy(&proto);
-	return (initiator ? replies >= 1 : answered >= 3) ? 0 : 1;
+	return (initiator ? replies >= 2 : answered >= 3) ? 0 : 1;
 }

@@ -3,7 +3,9 @@
 # built on device/peer.h (tests/integration/proto-peer) handshakes with
 # wireguard-go over loopback in a private namespace, as initiator (its
 # ping through the tunnel is answered by the kernel behind wireguard-go's
-# TUN) and as responder (it answers pings that wireguard-go tunnels to it).
+# TUN), through a rekey it starts by pushing its send counter past
+# REKEY_AFTER_MESSAGES, and as responder (it answers pings that
+# wireguard-go tunnels to it).
 set -euo pipefail
 : "${VGUARD_BUILD:?VGUARD_BUILD must name the build directory}"
 [ "$(id -u)" -eq 0 ] || { echo "needs root"; exit 77; }
