@@ -32,7 +32,6 @@
 
 #define EXIT_SETUP_FAILED 1
 #define EXIT_USAGE 2
-#define DEFAULT_MAX_QUEUES 8
 
 enum log_level { LOG_SILENT, LOG_ERROR, LOG_VERBOSE };
 
@@ -97,7 +96,7 @@ static void usage(FILE *f)
 	      "\n"
 	      "Options:\n"
 	      "  -f, --foreground  stay in the foreground\n"
-	      "  --queues N        TUN queues and workers, 1..16 (default: CPUs, at most 8)\n"
+	      "  --queues N        TUN queues and workers, 1..8 (default: CPUs, at most 8)\n"
 	      "  --no-tso          no TCP super-packets from the TUN      (VGUARD_NO_TSO=1)\n"
 	      "  --no-uso          no UDP super-packets from the TUN      (VGUARD_NO_USO=1)\n"
 	      "  --no-tcp-gro      no coalesced TCP writes to the TUN     (VGUARD_NO_TCP_GRO=1)\n"
@@ -134,15 +133,6 @@ static bool env_on(const char *name)
 	       strcasecmp(v, "false");
 }
 
-static unsigned int default_queues(void)
-{
-	long n = sysconf(_SC_NPROCESSORS_ONLN);
-
-	if (n < 1)
-		return 1;
-	return n > DEFAULT_MAX_QUEUES ? DEFAULT_MAX_QUEUES : (unsigned int)n;
-}
-
 static unsigned int parse_queues(const char *s)
 {
 	char *end;
@@ -150,8 +140,9 @@ static unsigned int parse_queues(const char *s)
 
 	errno = 0;
 	n = strtol(s, &end, 10);
-	if (errno || end == s || *end || n < 1 || n > TUN_MAX_QUEUES)
-		bad_usage("--queues wants a number from 1 to 16, not '%s'", s);
+	if (errno || end == s || *end || n < 1 || n > DEVICE_MAX_QUEUES)
+		bad_usage("--queues wants a number from 1 to %d, not '%s'",
+			  DEVICE_MAX_QUEUES, s);
 	return (unsigned int)n;
 }
 
@@ -216,8 +207,6 @@ static void parse_args(struct options *o, int argc, char **argv)
 		bad_usage("%s", "missing INTERFACE");
 	if (!o->iface[0] || strlen(o->iface) >= IFNAMSIZ || strchr(o->iface, '/'))
 		bad_usage("invalid interface name '%s'", o->iface);
-	if (!o->queues)
-		o->queues = default_queues();
 	o->no_tso |= env_on("VGUARD_NO_TSO");
 	o->no_uso |= env_on("VGUARD_NO_USO");
 	o->no_tcp_gro |= env_on("VGUARD_NO_TCP_GRO");

@@ -96,6 +96,7 @@ grep -q '^Usage: vguard' "$tmp/err" || fail "usage after the reason"
 expect_exit 2 "unknown option" "$VGUARD" --bogus "$IF"
 expect_exit 2 "two interfaces" "$VGUARD" a b
 expect_exit 2 "--queues 0" "$VGUARD" --queues 0 "$IF"
+expect_exit 2 "--queues 9" "$VGUARD" --queues=9 "$IF"
 expect_exit 2 "--queues without a value" "$VGUARD" "$IF" --queues
 expect_exit 2 "name too long" "$VGUARD" abcdefghijklmnopq
 
