@@ -166,6 +166,8 @@ fg_expect() { # description
 }
 
 fg_start "$IF" LOG_LEVEL=verbose
+# The socket exists before the device starts; the offload line follows.
+for _ in $(seq 1 50); do grep -q 'Device started' "$tmp/fg.log" && break; sleep 0.1; done
 grep -q 'Offloads: tso=' "$tmp/fg.log" || { cat "$tmp/fg.log"; fail "no offload line in the log"; }
 ok "LOG_LEVEL=verbose logs the offloads at start"
 kill -TERM "$fgpid"; fg_expect "SIGTERM"
