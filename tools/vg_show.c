@@ -130,7 +130,9 @@ static bool has_endpoint(const struct vg_peer *p)
 
 #define ENDPOINT_SIZE (4096 + 512 + 8)
 
-static const char *endpoint_str(char buf[ENDPOINT_SIZE], const union vg_sockaddr *ep)
+/* Formats an endpoint numerically; on failure buf holds the resolver's
+ * message (what wg prints in its place) and false is returned. */
+static bool endpoint_fmt(char buf[ENDPOINT_SIZE], const union vg_sockaddr *ep)
 {
 	char host[4096 + 1], serv[512 + 1];
 	socklen_t len = ep->addr.sa_family == AF_INET ? sizeof(ep->in) : sizeof(ep->in6);
@@ -138,12 +140,20 @@ static const char *endpoint_str(char buf[ENDPOINT_SIZE], const union vg_sockaddr
 
 	ret = getnameinfo(&ep->addr, len, host, sizeof(host), serv, sizeof(serv),
 			  NI_DGRAM | NI_NUMERICSERV | NI_NUMERICHOST);
-	if (ret)
+	if (ret) {
 		snprintf(buf, ENDPOINT_SIZE, "%s", gai_strerror(ret));
-	else if (ep->addr.sa_family == AF_INET6 && strchr(host, ':'))
+		return false;
+	}
+	if (ep->addr.sa_family == AF_INET6 && strchr(host, ':'))
 		snprintf(buf, ENDPOINT_SIZE, "[%s]:%s", host, serv);
 	else
 		snprintf(buf, ENDPOINT_SIZE, "%s:%s", host, serv);
+	return true;
+}
+
+static const char *endpoint_str(char buf[ENDPOINT_SIZE], const union vg_sockaddr *ep)
+{
+	endpoint_fmt(buf, ep);
 	return buf;
 }
 
@@ -431,8 +441,8 @@ void vg_showconf(FILE *out, const struct vg_device *dev)
 		}
 		if (p->first_allowedip)
 			fprintf(out, "\n");
-		/* Only a numeric endpoint is printed; a failed lookup is skipped. */
-		if (has_endpoint(p) && strchr(endpoint_str(ep, &p->endpoint), ':'))
+		/* A failed lookup prints nothing here, unlike in `show`. */
+		if (has_endpoint(p) && endpoint_fmt(ep, &p->endpoint))
 			fprintf(out, "Endpoint = %s\n", ep);
 		if (p->keepalive)
 			fprintf(out, "PersistentKeepalive = %u\n", p->keepalive);

@@ -320,6 +320,35 @@ START_TEST(config_host_bits_warning)
 }
 END_TEST
 
+START_TEST(config_endpoint_name)
+{
+	struct vg_device *dev;
+	struct sink err;
+	uint16_t port;
+
+	/* localhost comes from /etc/hosts: no network needed. */
+	dev = parse("[Peer]\nPublicKey=" K1 "\nEndpoint = localhost:7\n", false, &err);
+	ck_assert_msg(dev, "%s", sink_str(&err));
+	if (dev->first_peer->endpoint.addr.sa_family == AF_INET)
+		port = ntohs(dev->first_peer->endpoint.in.sin_port);
+	else
+		port = ntohs(dev->first_peer->endpoint.in6.sin6_port);
+	ck_assert_uint_eq(port, 7);
+	vg_device_free(dev);
+	sink_close(&err);
+}
+END_TEST
+
+/* wg gives up on the whole command when the retry count is garbage. */
+START_TEST(config_bad_retries_exits)
+{
+	struct sink err;
+
+	setenv("WG_ENDPOINT_RESOLUTION_RETRIES", "lots", 1);
+	parse("[Peer]\nPublicKey=" K1 "\nEndpoint = 192.0.2.1:7\n", false, &err);
+}
+END_TEST
+
 /* ---- `set` arguments ---- */
 
 static char keyfile[64];
@@ -395,6 +424,21 @@ START_TEST(cmd_errors)
 	dev = cmd(&err, 1, "fwmark");
 	ck_assert_ptr_null(dev);
 	ck_assert_str_eq(sink_str(&err), "Invalid argument: fwmark\n");
+	sink_close(&err);
+
+	dev = cmd(&err, 2, "listen-port", "");
+	ck_assert_ptr_null(dev);
+	ck_assert_str_eq(sink_str(&err), "Unable to parse empty port\n");
+	sink_close(&err);
+
+	dev = cmd(&err, 4, "peer", K1, "endpoint", "");
+	ck_assert_ptr_null(dev);
+	ck_assert_str_eq(sink_str(&err), "Unable to parse empty endpoint\n");
+	sink_close(&err);
+
+	dev = cmd(&err, 4, "peer", K1, "allowed-ips", "10.0.0.0/8,nonsense");
+	ck_assert_ptr_null(dev);
+	ck_assert_str_eq(sink_str(&err), "Unable to parse IP address: `nonsense'\n");
 	sink_close(&err);
 
 	dev = cmd(&err, 2, "private-key", "/nonexistent/vg-key");
@@ -907,6 +951,8 @@ static Suite *vg_suite(void)
 	tcase_add_test(tc, config_port_name_error);
 	tcase_add_test(tc, config_missing_public_key);
 	tcase_add_test(tc, config_host_bits_warning);
+	tcase_add_test(tc, config_endpoint_name);
+	tcase_add_exit_test(tc, config_bad_retries_exits, 1);
 	tcase_add_test(tc, cmd_full);
 	tcase_add_test(tc, cmd_errors);
 	suite_add_tcase(s, tc);
