@@ -810,6 +810,36 @@ START_TEST(concurrent_rotation)
 }
 END_TEST
 
+
+START_TEST(simultaneous_initiation)
+{
+	uint8_t ia[MESSAGE_INITIATION_LEN], ib[MESSAGE_INITIATION_LEN];
+	struct wg_action act;
+
+	/* Both sides initiate before either hears from the other. */
+	ck_assert_int_eq(wg_peer_want_handshake(s.a.peer, s.now, &act), 0);
+	memcpy(ia, act.msg, sizeof(ia));
+	ck_assert_int_eq(wg_peer_want_handshake(s.b.peer, s.now, &act), 0);
+	memcpy(ib, act.msg, sizeof(ib));
+	s.now += sim_secs(0.001);
+	/* Both initiations cross; each side answers, each response lands. */
+	sim_deliver(&s.b, ia, sizeof(ia), &s.a.self);
+	sim_deliver(&s.a, ib, sizeof(ib), &s.b.self);
+	/* Whatever the interleaving did, data flows both ways right away
+	 * or after the retransmit, and both end on the same session. */
+	sim_advance(&s, sim_secs(6));
+	sim_send(&s.a, "from a", 6);
+	sim_send(&s.b, "from b", 6);
+	sim_advance(&s, sim_secs(6));
+	sim_send(&s.a, "again a", 7);
+	check_last(&s.b, "again a");
+	sim_send(&s.b, "again b", 7);
+	check_last(&s.a, "again b");
+	ck_assert_uint_eq(current(&s.a)->remote_index, current(&s.b)->entry.index);
+	ck_assert_uint_eq(current(&s.b)->remote_index, current(&s.a)->entry.index);
+}
+END_TEST
+
 static Suite *protocol_suite(void)
 {
 	Suite *su = suite_create("protocol");
@@ -843,6 +873,7 @@ static Suite *protocol_suite(void)
 	tcase_add_test(tc, allowed_ips_source_check);
 	tcase_add_test(tc, ratelimited_flood_vs_other_source);
 	tcase_add_test(tc, concurrent_rotation);
+	tcase_add_test(tc, simultaneous_initiation);
 	suite_add_tcase(su, tc);
 	return su;
 }
