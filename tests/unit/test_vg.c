@@ -931,6 +931,91 @@ START_TEST(stats_errors)
 }
 END_TEST
 
+/* ---- garbage in: the parsers must fail cleanly (run under ASan too) ---- */
+
+static uint32_t rng_state = 0x9e3779b9;
+
+static uint32_t rng(void)
+{
+	rng_state ^= rng_state << 13;
+	rng_state ^= rng_state >> 17;
+	rng_state ^= rng_state << 5;
+	return rng_state;
+}
+
+/* A copy of `base` with about 3 in `rate` bytes replaced, dropped or
+ * duplicated. */
+static size_t mutate(char *out, size_t cap, const char *base, uint32_t rate)
+{
+	static const char alphabet[] = "=\n\n/:[]-+#0123456789abcdefx. \t\0";
+	size_t len = strlen(base), n = 0, i;
+
+	for (i = 0; i < len && n + 2 < cap; ++i) {
+		uint32_t r = rng() % rate;
+
+		if (r == 0)
+			continue;
+		if (r == 1)
+			out[n++] = base[i];
+		out[n++] = r == 2 ? alphabet[rng() % (sizeof(alphabet) - 1)] : base[i];
+	}
+	out[n] = '\0';
+	return n;
+}
+
+START_TEST(parsers_survive_garbage)
+{
+	char buf[sizeof(canned_reply) * 2 + sizeof(stats_reply) * 2];
+	struct vg_config_ctx ctx;
+	struct vg_device *dev;
+	struct vg_stats st;
+	FILE *f, *null = fopen("/dev/null", "w");
+	size_t n;
+	int i;
+
+	ck_assert_ptr_nonnull(null);
+	for (i = 0; i < 3000; ++i) {
+		n = mutate(buf, sizeof(buf), canned_reply, 64U << (i % 5));
+		f = fmemopen(buf, n ? n : 1, "r");
+		dev = vg_device_new();
+		vg_uapi_read_get(f, dev);
+		vg_show_dump(null, dev, true);
+		vg_showconf(null, dev);
+		vg_device_free(dev);
+		fclose(f);
+
+		n = mutate(buf, sizeof(buf), stats_reply, 64U << (i % 5));
+		f = fmemopen(buf, n ? n : 1, "r");
+		memset(&st, 0, sizeof(st));
+		if (!vg_stats_read(f, &st)) {
+			vg_stats_print_table(null, &st);
+			vg_stats_print_json(null, &st);
+			vg_stats_print_prometheus(null, &st);
+		}
+		vg_stats_free(&st);
+		fclose(f);
+
+		mutate(buf, sizeof(buf), "[Peer]\nPublicKey=" K1 "\nAllowedIPs=10.0.0.0/8,-fd00::/64\n"
+					 "PersistentKeepalive=25\n[Interface]\nFwMark=0x10\n", 32);
+		ck_assert(vg_config_init(&ctx, i & 1, null));
+		{
+			char *save = NULL, *line;
+
+			for (line = strtok_r(buf, "\n", &save); line && ctx.device;
+			     line = strtok_r(NULL, "\n", &save)) {
+				/* A name would go to the resolver: keep it offline. */
+				if (strcasestr(line, "endpoint"))
+					continue;
+				vg_config_line(&ctx, line);
+			}
+		}
+		if (ctx.device)
+			vg_device_free(vg_config_finish(&ctx));
+	}
+	fclose(null);
+}
+END_TEST
+
 static Suite *vg_suite(void)
 {
 	Suite *s = suite_create("vg");
@@ -978,6 +1063,10 @@ static Suite *vg_suite(void)
 	tc = tcase_create("stats");
 	tcase_add_test(tc, stats_formats);
 	tcase_add_test(tc, stats_errors);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("garbage");
+	tcase_add_test(tc, parsers_survive_garbage);
 	suite_add_tcase(s, tc);
 	return s;
 }
