@@ -12,6 +12,7 @@
 
 #include "device/allowedips.h"
 
+#include <endian.h>
 #include <errno.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -68,23 +69,23 @@ static unsigned int common_bits(u128 a, u128 b)
 
 static int load_key(int family, const void *addr, u128 *key, int *v6)
 {
-	const uint8_t *p = addr;
-	int i, n;
+	uint64_t hi, lo;
+	uint32_t a4;
 
 	if (family == AF_INET) {
-		n = 4;
+		memcpy(&a4, addr, 4);
+		*key = (u128)be32toh(a4) << 96;
 		*v6 = 0;
-	} else if (family == AF_INET6) {
-		n = 16;
-		*v6 = 1;
-	} else {
-		return -EINVAL;
+		return 0;
 	}
-	*key = 0;
-	for (i = 0; i < n; i++)
-		*key = *key << 8 | p[i];
-	*key <<= 8 * (16 - n);
-	return 0;
+	if (family == AF_INET6) {
+		memcpy(&hi, addr, 8);
+		memcpy(&lo, (const uint8_t *)addr + 8, 8);
+		*key = (u128)be64toh(hi) << 64 | be64toh(lo);
+		*v6 = 1;
+		return 0;
+	}
+	return -EINVAL;
 }
 
 static void store_key(u128 key, int v6, uint8_t *out)
