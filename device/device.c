@@ -443,6 +443,11 @@ static struct dev_peer *sync_peer(struct device *d, const struct uapi_store_peer
 		fresh = true;
 	}
 	p = dev_peer_of(wp);
+	/* replace_peers: every field comes from this transaction, but a peer
+	 * listed again keeps its session (unlike wireguard-go, which drops
+	 * it), so `wg setconf` with an unchanged peer does not stall. */
+	if (txn->flags & UAPI_DEV_REPLACE_PEERS)
+		fresh = true;
 	if (fresh || (op && (op->flags & UAPI_PEER_PRESHARED_KEY)))
 		wg_peer_set_psk(wp, sodium_is_zero(sp->preshared_key, UAPI_KEY_LEN) ?
 				NULL : sp->preshared_key);
@@ -450,11 +455,10 @@ static struct dev_peer *sync_peer(struct device *d, const struct uapi_store_peer
 		uapi_ep_to_wg(&ep, &sp->endpoint);
 		wg_peer_set_endpoint(wp, &ep);
 	}
-	if ((fresh && sp->persistent_keepalive_interval) ||
-	    (op && (op->flags & UAPI_PEER_KEEPALIVE))) {
+	if (fresh || (op && (op->flags & UAPI_PEER_KEEPALIVE))) {
 		uint16_t old = (uint16_t)atomic_load(&wp->persistent_keepalive);
 
-		if (fresh || old != sp->persistent_keepalive_interval)
+		if (old != sp->persistent_keepalive_interval)
 			wg_peer_set_persistent_keepalive(wp, sp->persistent_keepalive_interval,
 							 now);
 	}
@@ -485,10 +489,9 @@ static int sync_runtime(struct device *d, const struct uapi_txn *txn, bool key_c
 		bool keep = false;
 
 		next = wp->next;
-		if (!(txn->flags & UAPI_DEV_REPLACE_PEERS))
-			for (i = 0; i < d->store.n_peers && !keep; i++)
-				keep = !memcmp(d->store.peers[i].public_key,
-					       dev_peer_of(wp)->pub, UAPI_KEY_LEN);
+		for (i = 0; i < d->store.n_peers && !keep; i++)
+			keep = !memcmp(d->store.peers[i].public_key,
+				       dev_peer_of(wp)->pub, UAPI_KEY_LEN);
 		if (!keep)
 			remove_runtime_peer(d, wp);
 	}

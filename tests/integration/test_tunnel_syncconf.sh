@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# `wg syncconf` with the peer unchanged keeps the session (issue 6, item
+# 5): no new handshake, and a transfer running across it completes.
+here=$(cd "$(dirname "$0")" && pwd)
+source "$here/lib.sh"
+source "$here/tunnel_lib.sh"
+require_root
+require_cmd ip wg python3
+require_dataplane
+topo_init
+tunnel_keys
+start_daemon "$NS_A" "$IF_A" vguard
+start_daemon "$NS_B" "$IF_B" vguard
+tunnel_config wg 4
+wait_ping "$NS_A" 10.78.0.2 || fail "no ping"
+hs_a=$(in_a wg show "$IF_A" latest-handshakes | awk '{print $2}')
+in_a wg showconf "$IF_A" >"$_tmp/a.conf"
+in_b wg showconf "$IF_B" >"$_tmp/b.conf"
+(
+	for i in 1 2 3 4 5; do
+		sleep 0.4
+		in_a wg syncconf "$IF_A" "$_tmp/a.conf"
+		in_b wg syncconf "$IF_B" "$_tmp/b.conf"
+		in_a wg setconf "$IF_A" "$_tmp/a.conf" 2>/dev/null || true
+	done
+) &
+sync_pid=$!
+transfer_check "$NS_A" "$NS_B" 10.78.0.2 100
+wait "$sync_pid" || fail "wg syncconf failed"
+hs_a2=$(in_a wg show "$IF_A" latest-handshakes | awk '{print $2}')
+n=$(( $(stat_of "$NS_A" "$IF_A" handshake_initiations_sent) +
+      $(stat_of "$NS_A" "$IF_A" handshake_initiations_received) ))
+log "handshakes: $hs_a -> $hs_a2, initiations seen by A: $n"
+[ "$hs_a" = "$hs_a2" ] || fail "syncconf started a new handshake ($hs_a -> $hs_a2)"
+[ "$n" -eq 1 ] || fail "A saw $n initiations, want 1"
