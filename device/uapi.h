@@ -312,7 +312,8 @@ int uapi_listen(const char *dir, const char *iface);
 int uapi_socket_path(char *buf, size_t size, const char *dir, const char *iface);
 
 /* Adopts a listening fd (from uapi_listen or WG_UAPI_FD) and starts
- * watching path for deletion.  0 or a negative errno. */
+ * watching path for deletion (path NULL or "": no watch, watch_fd stays
+ * -1).  0 or a negative errno; on failure the caller still owns the fd. */
 int uapi_server_init(struct uapi_server *srv, int listen_fd, const char *path,
 		     const struct uapi_ops *ops, void *ctx);
 /* Closes everything; unlinks the socket file if it is still ours. */

@@ -126,6 +126,16 @@ int uapi_server_init(struct uapi_server *srv, int listen_fd, const char *path,
 	memset(srv, 0, sizeof(*srv));
 	srv->listen_fd = -1;
 	srv->watch_fd = -1;
+	if (!path || !*path) {
+		/* Nothing to watch (tests, or a socket the caller manages). */
+		fl = fcntl(listen_fd, F_GETFL);
+		if (fl < 0 || fcntl(listen_fd, F_SETFL, fl | O_NONBLOCK))
+			return -errno;
+		srv->ops = ops;
+		srv->ctx = ctx;
+		srv->listen_fd = listen_fd;
+		return 0;
+	}
 	if (strlen(path) >= sizeof(srv->path))
 		return -ENAMETOOLONG;
 	if (lstat(path, &st))
@@ -317,6 +327,8 @@ bool uapi_server_gone(struct uapi_server *srv)
 	char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
 	struct stat st;
 
+	if (!srv->path[0])
+		return false;
 	if (srv->watch_fd >= 0)
 		while (read(srv->watch_fd, buf, sizeof(buf)) > 0)
 			;

@@ -719,6 +719,19 @@ START_TEST(test_too_many_peers)
 }
 END_TEST
 
+START_TEST(test_server_unwatched)
+{
+	struct uapi_server srv;
+	int fd = uapi_listen(tmpdir, "wgt2");
+
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(uapi_server_init(&srv, fd, NULL, &uapi_store_ops, &store), 0);
+	ck_assert_int_eq(srv.watch_fd, -1);
+	ck_assert(!uapi_server_gone(&srv));
+	uapi_server_close(&srv);
+}
+END_TEST
+
 static Suite *uapi_suite(void)
 {
 	Suite *s = suite_create("uapi");
@@ -752,6 +765,7 @@ static Suite *uapi_suite(void)
 	tcase_add_checked_fixture(ts, srv_setup, srv_teardown);
 	tcase_add_test(ts, test_server);
 	tcase_add_test(ts, test_server_replaced);
+	tcase_add_test(ts, test_server_unwatched);
 	suite_add_tcase(s, ts);
 	return s;
 }
