@@ -584,6 +584,10 @@ static int parse_line(struct uapi_parser *p, const char *line, size_t len)
 	if (str_eq(line, klen, "public_key")) {
 		if (parse_key(pub, val, vlen))
 			return UAPI_ERR_INVALID;
+		/* Room for a full replacement (removals plus new peers) and
+		 * then some; beyond that it is not a configuration. */
+		if (p->txn.n_peers >= 4 * (size_t)UAPI_MAX_PEERS)
+			return UAPI_ERR_INVALID;
 		p->in_peer = true;
 		return add_peer(&p->txn, pub);
 	}

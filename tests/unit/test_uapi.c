@@ -732,6 +732,22 @@ START_TEST(test_server_unwatched)
 }
 END_TEST
 
+START_TEST(test_section_cap)
+{
+	const char *line = "public_key=" PEER1;
+	struct uapi_parser p;
+	size_t i;
+
+	uapi_parser_init(&p);
+	for (i = 0; i < 4 * (size_t)UAPI_MAX_PEERS; i++)
+		ck_assert_int_eq(uapi_parser_line(&p, line, strlen(line)), 0);
+	ck_assert_int_eq(uapi_parser_line(&p, line, strlen(line)), -22);
+	/* The error sticks. */
+	ck_assert_int_eq(uapi_parser_line(&p, "listen_port=1", 13), -22);
+	uapi_txn_clear(&p.txn);
+}
+END_TEST
+
 static Suite *uapi_suite(void)
 {
 	Suite *s = suite_create("uapi");
@@ -761,6 +777,7 @@ static Suite *uapi_suite(void)
 	tcase_add_test(tc, test_parse_set_txn);
 	tcase_add_test(tc, test_tombstones);
 	tcase_add_test(tc, test_too_many_peers);
+	tcase_add_test(tc, test_section_cap);
 	suite_add_tcase(s, tc);
 	tcase_add_checked_fixture(ts, srv_setup, srv_teardown);
 	tcase_add_test(ts, test_server);
