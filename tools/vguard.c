@@ -370,31 +370,49 @@ static int early_listen(const char *iface)
 	return strchr(iface, '%') ? -ENOENT : listen_or_fail(iface);
 }
 
-static int daemonize(const struct options *o, char **argv)
+/* The parent's TUN: WG_TUN_FD when given (as wireguard-go does), else a
+ * new one, kept only as the fd handed to the background process. */
+static int parent_tun(const struct options *o)
 {
 	struct tun_options to;
 	struct tun *t;
-	int ret, tun_fd, uapi_fd;
+	int fd = env_fd("WG_TUN_FD"), ret;
 
-	uapi_fd = early_listen(o->iface);
-	if (uapi_fd < 0 && uapi_fd != -ENOENT)
-		return EXIT_SETUP_FAILED;
+	if (fd >= 0)
+		return fd;
 	tun_opts(&to, o, 1);
 	to.no_gro_probe = true;		/* the background process probes */
 	ret = tun_open(&t, o->iface, &to);
 	if (ret) {
 		fail_line("failed to create TUN device %s: %s", o->iface, strerror(-ret));
-		goto fail;
+		return ret;
 	}
-	tun_fd = dup(tun_queue_fd(t, 0));
+	fd = dup(tun_queue_fd(t, 0));
 	snprintf(log_name, sizeof(log_name), "%s", tun_name(t));
 	tun_close(t);
-	if (tun_fd < 0) {
+	if (fd < 0)
 		fail_line("failed to keep the TUN device: %s", strerror(errno));
-		goto fail;
+	return fd;
+}
+
+static int daemonize(const struct options *o, char **argv)
+{
+	int ret, tun_fd, uapi_fd = env_fd("WG_UAPI_FD");
+	bool own_socket = false;
+
+	if (uapi_fd < 0 && env_fd("WG_TUN_FD") < 0) {
+		uapi_fd = early_listen(o->iface);
+		if (uapi_fd < 0 && uapi_fd != -ENOENT)
+			return EXIT_SETUP_FAILED;
+		own_socket = uapi_fd >= 0;
 	}
-	if (uapi_fd < 0)
+	tun_fd = parent_tun(o);
+	if (tun_fd < 0)
+		goto fail;
+	if (uapi_fd < 0) {
 		uapi_fd = listen_or_fail(log_name);
+		own_socket = uapi_fd >= 0;
+	}
 	if (uapi_fd < 0) {
 		close(tun_fd);
 		return EXIT_SETUP_FAILED;
@@ -408,9 +426,9 @@ static int daemonize(const struct options *o, char **argv)
 	close(uapi_fd);
 	return 0;
 fail:
-	if (uapi_fd >= 0) {
+	if (own_socket) {
 		close(uapi_fd);
-		unlink_socket(o->iface);
+		unlink_socket(log_name);
 	}
 	return EXIT_SETUP_FAILED;
 }

@@ -143,6 +143,30 @@ sleep 0.2
 in_ns ip link show "$IF" >/dev/null 2>&1 && fail "interface left after exit"
 ok "socket deletion stops the daemon and removes the interface"
 
+# ---- WG_TUN_FD / WG_UAPI_FD: the caller's TUN and socket are used ----
+in_ns python3 - "$VGUARD" "$IF" "$SOCKDIR/$IF.sock" <<'PY' || fail "passed fds: vguard failed"
+import fcntl, os, socket, struct, subprocess, sys
+vguard, name, path = sys.argv[1:4]
+IFF_TUN, IFF_NO_PI, IFF_VNET_HDR, IFF_MULTI_QUEUE = 0x1, 0x1000, 0x4000, 0x100
+tun = os.open("/dev/net/tun", os.O_RDWR)
+fcntl.ioctl(tun, 0x400454ca, struct.pack("16sH", name.encode(),
+            IFF_TUN | IFF_NO_PI | IFF_VNET_HDR | IFF_MULTI_QUEUE))
+os.makedirs(os.path.dirname(path), exist_ok=True)
+s = socket.socket(socket.AF_UNIX)
+s.bind(path)
+s.listen(16)
+env = dict(os.environ, WG_TUN_FD=str(tun), WG_UAPI_FD=str(s.fileno()))
+sys.exit(subprocess.run([vguard, name], env=env, pass_fds=(tun, s.fileno())).returncode)
+PY
+pid=$(daemon_pid "$IF")
+[ -n "$pid" ] || fail "passed fds: no background process"
+pids+=("$pid")
+uapi "$IF" 'set=1\nfwmark=9\n\nget=1\n\n' | grep -qx 'fwmark=9' || fail "passed fds: not serving"
+in_ns ip link show "$IF" >/dev/null || fail "passed fds: interface gone with the caller"
+rm -f "$SOCKDIR/$IF.sock"
+wait_gone "$pid" 5 || fail "passed fds: daemon still running after socket deletion"
+ok "WG_TUN_FD and WG_UAPI_FD honoured by the background start"
+
 # ---- foreground: exit statuses ----
 fg_start() { # iface, extra env...
 	local ifname=$1; shift
