@@ -79,7 +79,9 @@ int uapi_listen(const char *dir, const char *iface)
 	ret = uapi_socket_path(path, sizeof(path), dir, iface);
 	if (ret)
 		return ret;
-	if (mkdir(dir ? dir : UAPI_SOCKET_DIR, 0755) && errno != EEXIST)
+	if (!mkdir(dir ? dir : UAPI_SOCKET_DIR, 0755))
+		chmod(dir ? dir : UAPI_SOCKET_DIR, 0755);	/* whatever the umask */
+	else if (errno != EEXIST)
 		return -errno;
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0)

@@ -719,6 +719,27 @@ START_TEST(test_too_many_peers)
 }
 END_TEST
 
+START_TEST(test_server_umask)
+{
+	char dir[96], path[108];
+	struct stat st;
+	mode_t old = umask(077);
+	int fd;
+
+	/* A restrictive umask must not change the modes wg relies on. */
+	snprintf(dir, sizeof(dir), "%s/run", tmpdir);
+	fd = uapi_listen(dir, "wgt3");
+	umask(old);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(stat(dir, &st), 0);
+	ck_assert_uint_eq(st.st_mode & 0777, 0755);
+	uapi_socket_path(path, sizeof(path), dir, "wgt3");
+	ck_assert_int_eq(stat(path, &st), 0);
+	ck_assert_uint_eq(st.st_mode & 0777, 0700);
+	close(fd);
+}
+END_TEST
+
 START_TEST(test_server_unwatched)
 {
 	struct uapi_server srv;
@@ -783,6 +804,7 @@ static Suite *uapi_suite(void)
 	tcase_add_test(ts, test_server);
 	tcase_add_test(ts, test_server_replaced);
 	tcase_add_test(ts, test_server_unwatched);
+	tcase_add_test(ts, test_server_umask);
 	suite_add_tcase(s, ts);
 	return s;
 }
