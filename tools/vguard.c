@@ -58,13 +58,16 @@ static void logf_at(enum log_level level, const char *fmt, ...)
 	now = time(NULL);
 	localtime_r(&now, &tm);
 	strftime(stamp, sizeof(stamp), "%Y/%m/%d %H:%M:%S", &tm);
-	/* wireguard-go's logger: "DEBUG: (wg0) 2006/01/02 15:04:05 ...". */
+	/* wireguard-go's logger: "DEBUG: (wg0) 2006/01/02 15:04:05 ...".
+	 * The device's threads log too: one locked line at a time. */
+	flockfile(stdout);
 	printf("%s: (%s) %s ", level == LOG_ERROR ? "ERROR" : "DEBUG", log_name, stamp);
 	va_start(ap, fmt);
 	vprintf(fmt, ap);
 	va_end(ap);
 	putchar('\n');
 	fflush(stdout);
+	funlockfile(stdout);
 }
 
 static void log_tun(void *ctx, const char *msg)
