@@ -80,3 +80,14 @@ for line in buf.decode().splitlines():
         print(v); break
 PY
 }
+
+# wait_tx NS IFACE MBYTES: until the device has sent MBYTES (a transfer
+# started in the background is under way), at most ~30 s.
+wait_tx() {
+	local i
+	for i in $(seq 1 150); do
+		[ "$(stat_of "$1" "$2" tx_bytes)" -ge $(($3 << 20)) ] && return 0
+		sleep 0.2
+	done
+	fail "no traffic from $2"
+}
