@@ -10,6 +10,7 @@
 #include <sys/epoll.h>
 #include <unistd.h>
 
+#include "conn/sticky.h"
 #include "device/device_impl.h"
 
 enum { EV_TUN, EV_BIND4, EV_BIND6, EV_MBOX, EV_WAKE };
@@ -174,7 +175,7 @@ void worker_stop_all(struct device *d)
 
 /* ---- the control thread ---- */
 
-enum { CTL_WAKE = 1, CTL_TUN, CTL_LISTEN, CTL_WATCH, CTL_CONN_BASE = 16 };
+enum { CTL_WAKE = 1, CTL_TUN, CTL_LISTEN, CTL_WATCH, CTL_ROUTE, CTL_CONN_BASE = 16 };
 
 static void ctl_add_conn(void *arg, int fd)
 {
@@ -288,6 +289,17 @@ static void ctl_conn(struct device *d, int fd, uint32_t events)
 	epoll_ctl(d->ctl_epfd, EPOLL_CTL_MOD, fd, &ev);
 }
 
+/* A route changed: sticky sources may now leave by the wrong way
+ * (DESIGN.md); each peer relearns its own from its next packet. */
+static void ctl_routes(struct device *d)
+{
+	if (vg_route_watch_read(d->route_watch) <= 0)
+		return;
+	pthread_rwlock_rdlock(&d->cfg_lock);
+	dev_clear_all_src(d);
+	pthread_rwlock_unlock(&d->cfg_lock);
+}
+
 static void *ctl_main(void *arg)
 {
 	struct device *d = arg;
@@ -310,6 +322,8 @@ static void *ctl_main(void *arg)
 				uapi_server_accept(&d->uapi, ctl_add_conn, d);
 			else if (tag == CTL_WATCH && uapi_server_gone(&d->uapi))
 				dev_exit(d, DEVICE_EXIT_SOCKET_GONE);
+			else if (tag == CTL_ROUTE)
+				ctl_routes(d);
 			else if (tag >= CTL_CONN_BASE)
 				ctl_conn(d, (int)(tag - CTL_CONN_BASE), evs[i].events);
 		}
@@ -332,6 +346,9 @@ int ctl_start(struct device *d)
 	ep_add(d->ctl_epfd, d->wake_fd, CTL_WAKE, EPOLLIN);
 	if (!d->opts.external_link_events)
 		ep_add(d->ctl_epfd, tun_event_fd(d->tun), CTL_TUN, EPOLLIN);
+	/* The in-memory network has no routes to watch. */
+	if (!d->opts.memnet && !vg_route_watch_open(&d->route_watch))
+		ep_add(d->ctl_epfd, vg_route_watch_fd(d->route_watch), CTL_ROUTE, EPOLLIN);
 	if (d->uapi_on) {
 		ep_add(d->ctl_epfd, d->uapi.listen_fd, CTL_LISTEN, EPOLLIN);
 		ep_add(d->ctl_epfd, d->uapi.watch_fd, CTL_WATCH, EPOLLIN);
@@ -350,11 +367,13 @@ void ctl_stop(struct device *d)
 {
 	uint64_t one = 1;
 
-	if (!d->ctl_started)
-		return;
-	atomic_store(&d->stopping, true);
-	if (write(d->wake_fd, &one, sizeof(one)) < 0)
-		return;
-	pthread_join(d->ctl_thread, NULL);
-	d->ctl_started = false;
+	if (d->ctl_started) {
+		atomic_store(&d->stopping, true);
+		if (write(d->wake_fd, &one, sizeof(one)) < 0)
+			one = 0;
+		pthread_join(d->ctl_thread, NULL);
+		d->ctl_started = false;
+	}
+	vg_route_watch_close(d->route_watch);
+	d->route_watch = NULL;
 }

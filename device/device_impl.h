@@ -116,6 +116,9 @@ struct worker {
 	uint8_t *w_bufs[TUN_MAX_BATCH];
 	size_t w_lens[TUN_MAX_BATCH];
 	unsigned int w_n;
+	int rx_last_fam;	/* source-check cache, valid within one batch */
+	uint8_t rx_last_src[16];
+	struct dev_peer *rx_last_peer;
 
 	/* ICMP replies and small sends */
 	uint8_t *icmp_buf;
@@ -166,6 +169,7 @@ struct device {
 	struct dcounters hs_cnt;
 
 	/* control thread */
+	struct vg_route_watch *route_watch;
 	pthread_t ctl_thread;
 	bool ctl_started;
 	int ctl_epfd;

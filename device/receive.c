@@ -96,7 +96,13 @@ static void rx_data(struct worker *w, unsigned int k, struct rx_run *run, uint64
 		cnt_add(&w->cnt.d[DC_drop_malformed], 1);
 		return;
 	}
-	if (route_lookup(&d->rt, fam, src) != p) {
+	/* A GRO batch is one flow: one lookup for the source it repeats. */
+	if (fam != w->rx_last_fam || memcmp(src, w->rx_last_src, fam == AF_INET ? 4 : 16)) {
+		w->rx_last_fam = fam;
+		memcpy(w->rx_last_src, src, fam == AF_INET ? 4 : 16);
+		w->rx_last_peer = route_lookup(&d->rt, fam, src);
+	}
+	if (w->rx_last_peer != p) {
 		cnt_add(&p->cnt[w->id].v[PC_drop_not_allowed_ip], 1);
 		cnt_add(&w->cnt.p[PC_drop_not_allowed_ip], 1);
 		return;
@@ -152,6 +158,7 @@ int recv_batch(struct worker *w, int family, uint64_t now)
 	if (n <= 0)
 		return n;
 	w->w_n = 0;
+	w->rx_last_fam = 0;	/* the routing table may have changed since */
 	for (k = 0; k < (unsigned int)n; k++) {
 		struct vg_rx_pkt *pk = &w->rx_pkts[k];
 

@@ -219,9 +219,10 @@ static void no_route(struct worker *w, const uint8_t *pkt, size_t len, uint64_t 
 int send_tun_batch(struct worker *w, uint64_t now)
 {
 	struct device *d = w->dev;
+	const uint8_t *dst = NULL;
+	uint8_t last_dst[16] = { 0 };
 	unsigned int i, start;
-	const uint8_t *dst;
-	int n, fam;
+	int n, fam, last_fam = 0;
 
 	n = tun_read(d->tun, w->id, w->tx_bufs, w->tx_sizes, TUN_MAX_BATCH, TX_HEAD);
 	if (n <= 0)
@@ -230,7 +231,18 @@ int send_tun_batch(struct worker *w, uint64_t now)
 		const uint8_t *pkt = w->tx_bufs[i] + TX_HEAD;
 
 		fam = ip_dst(pkt, w->tx_sizes[i], &dst);
-		w->tx_peer[i] = fam ? route_lookup(&d->rt, fam, dst) : NULL;
+		/* The segments of a super-packet share one destination. */
+		if (fam && fam == last_fam &&
+		    !memcmp(dst, last_dst, fam == AF_INET ? 4 : 16)) {
+			w->tx_peer[i] = w->tx_peer[i - 1];
+			if (w->tx_peer[i])
+				continue;
+		} else {
+			w->tx_peer[i] = fam ? route_lookup(&d->rt, fam, dst) : NULL;
+			last_fam = fam;
+			if (fam)
+				memcpy(last_dst, dst, fam == AF_INET ? 4 : 16);
+		}
 		if (!w->tx_peer[i]) {
 			if (fam)
 				no_route(w, pkt, w->tx_sizes[i], now);
