@@ -408,6 +408,78 @@ START_TEST(test_remove_peer_then_icmp)
 }
 END_TEST
 
+static void wait_port(struct side *s, bool up)
+{
+	int i;
+
+	for (i = 0; i < 3000 && (device_port(s->dev) != 0) != up; i++)
+		usleep(1000);
+	ck_assert_int_eq(device_port(s->dev) != 0, up);
+}
+
+/* Link down closes the sockets, up reopens them on the same port; the
+ * session survives. */
+START_TEST(test_link_down_up)
+{
+	struct tun_event down = { .type = TUN_EVENT_DOWN }, up = { .type = TUN_EVENT_UP };
+	char *g;
+
+	roundtrip(&A, &B, false, PKT_UDP, 10, 1, 2);
+	ck_assert_int_eq(tun_mem_push_event(B.tun, &down), 0);
+	wait_port(&B, false);
+	ck_assert_int_eq(tun_mem_push_event(B.tun, &up), 0);
+	wait_port(&B, true);
+	ck_assert_uint_eq(device_port(B.dev), PORT_B);
+	roundtrip(&A, &B, false, PKT_UDP, 20, 1, 2);
+	roundtrip(&B, &A, false, PKT_UDP, 30, 2, 1);
+	g = uapi_call(B.dev, "stats=1\n\n");
+	ck_assert_uint_eq(stat_of(g, "handshake_initiations_received") +
+			  stat_of(g, "handshake_initiations_sent"), 1);
+	free(g);
+}
+END_TEST
+
+/* A listen port that is taken: -EADDRINUSE, and nothing changes. */
+START_TEST(test_port_in_use)
+{
+	char *g;
+
+	roundtrip(&A, &B, false, PKT_UDP, 10, 1, 2);
+	ck_assert_int_eq(set(&A, "listen_port=%u\n", PORT_B), -EADDRINUSE);
+	ck_assert_uint_eq(device_port(A.dev), PORT_A);
+	g = uapi_call(A.dev, "get=1\n\n");
+	ck_assert_msg(strstr(g, "listen_port=51820\n") != NULL, "%s", g);
+	free(g);
+	roundtrip(&B, &A, false, PKT_UDP, 10, 2, 1);
+	/* Moving to a free port works and the peer follows (roaming). */
+	ck_assert_int_eq(set(&A, "listen_port=51830\n"), 0);
+	ck_assert_uint_eq(device_port(A.dev), 51830);
+	roundtrip(&A, &B, false, PKT_UDP, 10, 1, 2);
+	roundtrip(&B, &A, false, PKT_UDP, 12, 2, 1);
+}
+END_TEST
+
+/* persistent_keepalive_interval=1: empty packets flow without traffic. */
+START_TEST(test_persistent_keepalive)
+{
+	char pk[65], *g;
+	uint64_t n = 0;
+	int i;
+
+	roundtrip(&A, &B, false, PKT_UDP, 10, 1, 2);
+	hex(pk, B.pub);
+	ck_assert_int_eq(set(&A, "public_key=%s\npersistent_keepalive_interval=1\n", pk), 0);
+	for (i = 0; i < 40 && n < 2; i++) {
+		usleep(100 * 1000);
+		g = uapi_call(B.dev, "stats=1\n\n");
+		n = stat_of(g, "keepalives_received");
+		free(g);
+	}
+	ck_assert_uint_ge(n, 2);
+	ck_assert_int_eq(tun_mem_take(B.tun, 0, (uint8_t[64]){ 0 }, 64), -EAGAIN);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("device");
@@ -424,6 +496,9 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_stats_and_get);
 	tcase_add_test(tc, test_reconfigure_keeps_session);
 	tcase_add_test(tc, test_remove_peer_then_icmp);
+	tcase_add_test(tc, test_link_down_up);
+	tcase_add_test(tc, test_port_in_use);
+	tcase_add_test(tc, test_persistent_keepalive);
 	suite_add_tcase(s, tc);
 
 	tcase_add_checked_fixture(mixed, setup_mixed, teardown);
