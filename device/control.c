@@ -112,7 +112,7 @@ static void *worker_main(void *arg)
 		gen = atomic_load(&d->bind_gen);
 		if (gen != w->bind_gen)
 			worker_rebind(w, gen);
-		now = dev_now();
+		now = dev_now(d);
 		for (i = 0; i < n; i++) {
 			switch (evs[i].data.u64) {
 			case EV_TUN:
@@ -264,7 +264,7 @@ static void ctl_timers(struct device *d)
 {
 	struct wg_action act;
 	struct wg_peer *wp;
-	uint64_t now = dev_now();
+	uint64_t now = dev_now(d);
 
 	pthread_rwlock_rdlock(&d->cfg_lock);
 	for (wp = d->proto.peers; wp; wp = wp->next) {
@@ -327,7 +327,7 @@ static void *ctl_main(void *arg)
 			else if (tag >= CTL_CONN_BASE)
 				ctl_conn(d, (int)(tag - CTL_CONN_BASE), evs[i].events);
 		}
-		now = dev_now();
+		now = dev_now(d);
 		if (now - last_tick >= WG_NSEC_PER_SEC / 20) {
 			last_tick = now;
 			ctl_timers(d);

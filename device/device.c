@@ -17,10 +17,12 @@
 
 /* ---- small helpers ---- */
 
-uint64_t dev_now(void)
+uint64_t dev_now(struct device *d)
 {
 	struct timespec ts;
 
+	if (d->opts.clock)
+		return d->opts.clock(d->opts.clock_ctx);
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * WG_NSEC_PER_SEC + (uint64_t)ts.tv_nsec;
 }
@@ -471,7 +473,7 @@ static int sync_runtime(struct device *d, const struct uapi_txn *txn, bool key_c
 {
 	struct route_table rt = { .root = { -1, -1 } };
 	struct wg_peer *wp, *next;
-	uint64_t now = dev_now();
+	uint64_t now = dev_now(d);
 	size_t i, j;
 	int ret = 0;
 

@@ -55,6 +55,10 @@ struct device_options {
 	bool external_link_events;
 	/* Tests: open the UDP binds on this in-memory network. */
 	struct vg_memnet *memnet;
+	/* Tests: the monotonic clock in ns (NULL: CLOCK_MONOTONIC), so the
+	 * protocol's minutes-long timers can be jumped over. */
+	uint64_t (*clock)(void *ctx);
+	void *clock_ctx;
 };
 
 /* Defaults: CPU-count queues, every offload on, errors logged to stderr. */

@@ -186,7 +186,7 @@ struct device {
 };
 
 /* device.c */
-uint64_t dev_now(void);
+uint64_t dev_now(struct device *d);
 void dev_log(struct device *d, int level, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 void dev_exit(struct device *d, int reason);

@@ -57,7 +57,7 @@ static void handle_one(struct device *d, struct hs_item *it, size_t qlen)
 	struct wg_action act;
 	struct dev_peer *p;
 	struct mbox_item mb;
-	uint64_t now = dev_now();
+	uint64_t now = dev_now(d);
 	bool under_load;
 	int ret;
 

@@ -37,6 +37,24 @@ struct side {
 static struct vg_memnet *net;
 static struct side A, B;
 
+/* Both devices' clock: the real one plus an offset the tests jump. */
+static uint64_t clock_offset;
+
+static uint64_t test_clock(void *ctx)
+{
+	struct timespec ts;
+
+	(void)ctx;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec +
+	       __atomic_load_n(&clock_offset, __ATOMIC_RELAXED);
+}
+
+static void jump(unsigned int secs)
+{
+	__atomic_fetch_add(&clock_offset, (uint64_t)secs * 1000000000ULL, __ATOMIC_RELAXED);
+}
+
 static void hex(char *out, const uint8_t *k)
 {
 	static const char h[] = "0123456789abcdef";
@@ -68,6 +86,7 @@ static void side_open(struct side *s, const char *name, bool offloads, unsigned 
 	device_options_init(&o);
 	o.log_level = DEVICE_LOG_SILENT;
 	o.memnet = net;
+	o.clock = test_clock;
 	o.no_udp_gso = !offloads;
 	o.no_udp_gro_rx = !offloads;
 	ck_assert_int_eq(device_new(&s->dev, s->tun, &o), 0);
@@ -137,13 +156,15 @@ static void teardown(void)
 	vg_memnet_free(net);
 }
 
-/* Takes one frame written to s's TUN (any queue) within ~3 s. */
+/* Takes one frame written to s's TUN (any queue) within ~8 s: crossing
+ * initiations (both ends' timers firing at once) settle only at the next
+ * retransmission, REKEY_TIMEOUT later. */
 static ssize_t take(struct side *s, uint8_t *buf, size_t cap)
 {
 	unsigned int q, i;
 	ssize_t n;
 
-	for (i = 0; i < 3000; i++) {
+	for (i = 0; i < 8000; i++) {
 		for (q = 0; q < tun_queues(s->tun); q++) {
 			n = tun_mem_take(s->tun, q, buf, cap);
 			if (n != -EAGAIN)
@@ -480,6 +501,47 @@ START_TEST(test_persistent_keepalive)
 }
 END_TEST
 
+/* Past REKEY_AFTER_TIME the initiator rekeys while data keeps flowing on
+ * the old session: no packet waits, none is lost. */
+START_TEST(test_rekey_without_stall)
+{
+	char *g;
+	int i;
+
+	roundtrip(&A, &B, false, PKT_UDP, 10, 1, 2);
+	roundtrip(&B, &A, false, PKT_UDP, 10, 2, 1);
+	usleep(40 * 1000);	/* TAI64N timestamps have ~17 ms steps */
+	jump(121);
+	for (i = 0; i < 20; i++) {
+		roundtrip(&A, &B, false, PKT_UDP, 100 + i, 1, 2);
+		roundtrip(&B, &A, false, PKT_UDP, 100 + i, 2, 1);
+		usleep(5 * 1000);
+	}
+	g = uapi_call(A.dev, "stats=1\n\n");
+	ck_assert_uint_eq(stat_of(g, "handshake_initiations_sent"), 2);
+	ck_assert_uint_eq(stat_of(g, "handshake_responses_received"), 2);
+	free(g);
+}
+END_TEST
+
+/* Past REJECT_AFTER_TIME the old keys are unusable: the next packet is
+ * staged, a new handshake runs, and it is delivered.  (B's keepalive timer
+ * fires at the same jump, so the two ends may cross initiations.) */
+START_TEST(test_expired_session_restaged)
+{
+	char *g;
+
+	roundtrip(&A, &B, false, PKT_UDP, 10, 1, 2);
+	usleep(40 * 1000);
+	jump(200);
+	roundtrip(&A, &B, false, PKT_UDP, 11, 1, 2);
+	roundtrip(&B, &A, false, PKT_UDP, 12, 2, 1);
+	g = uapi_call(A.dev, "stats=1\n\n");
+	ck_assert_uint_ge(stat_of(g, "handshake_initiations_sent"), 2);
+	free(g);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("device");
@@ -499,6 +561,8 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_link_down_up);
 	tcase_add_test(tc, test_port_in_use);
 	tcase_add_test(tc, test_persistent_keepalive);
+	tcase_add_test(tc, test_rekey_without_stall);
+	tcase_add_test(tc, test_expired_session_restaged);
 	suite_add_tcase(s, tc);
 
 	tcase_add_checked_fixture(mixed, setup_mixed, teardown);
