@@ -634,6 +634,7 @@ static void fill_device_stats(struct device *d, struct uapi_device_stats *s)
 	struct tun_counters tc;
 	struct vg_bind_stats bs;
 	struct dcounters sum;
+	struct wg_peer *wp;
 	unsigned int i;
 
 	memset(&sum, 0, sizeof(sum));
@@ -658,6 +659,10 @@ static void fill_device_stats(struct device *d, struct uapi_device_stats *s)
 	s->drop_malformed += wg_proto_counter(&d->proto, WG_CNT_BAD_LENGTH) +
 			     wg_proto_counter(&d->proto, WG_CNT_BAD_TYPE) +
 			     wg_proto_counter(&d->proto, WG_CNT_EXPIRED_DATA);
+
+	/* Staged packets dropped oldest-first while a handshake was pending. */
+	for (wp = d->proto.peers; wp; wp = wp->next)
+		s->drop_queue_full += atomic_load(&wp->staged_dropped);
 
 	tun_get_counters(d->tun, &tc);
 	s->tso_packets = tc.gso[TUN_GSO_TCP4].packets + tc.gso[TUN_GSO_TCP6].packets;

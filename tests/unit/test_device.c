@@ -542,6 +542,35 @@ START_TEST(test_expired_session_restaged)
 }
 END_TEST
 
+/* Without a session, at most MAX_STAGED_PACKETS (128) wait per peer; the
+ * oldest are dropped and counted. */
+START_TEST(test_staged_overflow_counted)
+{
+	static uint8_t pkt[256];
+	struct pkt_spec sp = pkt_default(false, PKT_UDP, 20, 0);
+	char pk[65], *g;
+	uint64_t dropped = 0;
+	int i;
+
+	hex(pk, A.pub);
+	ck_assert_int_eq(set(&B, "public_key=%s\nremove=true\n", pk), 0);
+	sp.src = 1;
+	sp.dst = 2;
+	for (i = 0; i < 200; i++) {
+		sp.sport = (uint16_t)(1000 + i);
+		inject(&A, NULL, pkt, pkt_build(pkt, &sp));
+	}
+	for (i = 0; i < 300 && dropped < 72; i++) {
+		usleep(10 * 1000);
+		g = uapi_call(A.dev, "stats=1\n\n");
+		dropped = stat_of(g, "drop_queue_full");
+		free(g);
+	}
+	ck_assert_uint_eq(dropped, 72);
+	ck_assert_int_eq(tun_mem_take(B.tun, 0, pkt, sizeof(pkt)), -EAGAIN);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("device");
@@ -563,6 +592,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_persistent_keepalive);
 	tcase_add_test(tc, test_rekey_without_stall);
 	tcase_add_test(tc, test_expired_session_restaged);
+	tcase_add_test(tc, test_staged_overflow_counted);
 	suite_add_tcase(s, tc);
 
 	tcase_add_checked_fixture(mixed, setup_mixed, teardown);
