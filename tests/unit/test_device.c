@@ -19,7 +19,9 @@
 #include <sodium.h>
 
 #include "conn/bind.h"
+#include "device/cookie.h"
 #include "device/device.h"
+#include "device/messages.h"
 #include "device/uapi.h"
 #include "tests/unit/offload_pkt.h"
 #include "tun/tun.h"
@@ -571,6 +573,64 @@ START_TEST(test_staged_overflow_counted)
 }
 END_TEST
 
+/* A flood of initiations with a valid MAC1 puts B under load: it answers
+ * with cookie replies instead of doing the Diffie-Hellman work, and the
+ * tunnel itself keeps working. */
+START_TEST(test_under_load_cookie_replies)
+{
+	static struct vg_rx_pkt rx[64];
+	static uint8_t rxbuf[64][256];
+	static uint8_t msgs[256][MESSAGE_INITIATION_LEN];
+	struct iovec iov[256];
+	struct cookie_generator g;
+	struct vg_bind_config c;
+	struct vg_endpoint to;
+	struct vg_bind *atk;
+	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons(PORT_B),
+				   .sin_addr.s_addr = htonl(0x7f000001) };
+	unsigned int i, round, cookies = 0;
+	char *st;
+	int n;
+
+	roundtrip(&A, &B, false, PKT_UDP, 10, 1, 2);
+	memset(&c, 0, sizeof(c));
+	c.port = 40000;
+	ck_assert_int_eq(vg_bind_open_mem(&atk, net, &c), 0);
+	ck_assert_int_eq(vg_endpoint_from_sockaddr(&to, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	cookie_generator_init(&g, B.pub);
+	for (i = 0; i < 256; i++) {
+		randombytes_buf(msgs[i], sizeof(msgs[i]));
+		msgs[i][0] = MESSAGE_HANDSHAKE_INITIATION;
+		msgs[i][1] = msgs[i][2] = msgs[i][3] = 0;
+		cookie_add_macs(&g, msgs[i], sizeof(msgs[i]), 0);
+		iov[i].iov_base = msgs[i];
+		iov[i].iov_len = sizeof(msgs[i]);
+	}
+	for (round = 0; round < 40 && !cookies; round++) {
+		for (i = 0; i < 8; i++)
+			ck_assert_int_eq(vg_bind_send(atk, &to, iov, 256), 256);
+		usleep(20 * 1000);
+		for (i = 0; i < 64; i++) {
+			rx[i].data = rxbuf[i];
+			rx[i].cap = sizeof(rxbuf[i]);
+		}
+		while ((n = vg_bind_recv(atk, AF_INET, rx, 64)) > 0)
+			for (i = 0; i < (unsigned int)n; i++)
+				if (rx[i].len == MESSAGE_COOKIE_LEN &&
+				    rx[i].data[0] == MESSAGE_HANDSHAKE_COOKIE)
+					cookies++;
+	}
+	ck_assert_uint_gt(cookies, 0);
+	st = uapi_call(B.dev, "stats=1\n\n");
+	ck_assert_uint_gt(stat_of(st, "cookie_replies_sent"), 0);
+	free(st);
+	cookie_generator_destroy(&g);
+	vg_bind_close(atk);
+	roundtrip(&A, &B, false, PKT_UDP, 11, 1, 2);
+	roundtrip(&B, &A, false, PKT_UDP, 12, 2, 1);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("device");
@@ -593,6 +653,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_rekey_without_stall);
 	tcase_add_test(tc, test_expired_session_restaged);
 	tcase_add_test(tc, test_staged_overflow_counted);
+	tcase_add_test(tc, test_under_load_cookie_replies);
 	suite_add_tcase(s, tc);
 
 	tcase_add_checked_fixture(mixed, setup_mixed, teardown);
