@@ -638,6 +638,11 @@ static Suite *suite(void)
 	TCase *mixed = tcase_create("offloads mixed, 2 queues");
 	TCase *off = tcase_create("offloads off");
 
+	/* Crossing initiations settle after REKEY_TIMEOUT (5 s): more than
+	 * Check's default 4 s per test. */
+	tcase_set_timeout(tc, 60);
+	tcase_set_timeout(mixed, 60);
+	tcase_set_timeout(off, 60);
 	tcase_add_checked_fixture(tc, setup_on, teardown);
 	tcase_add_test(tc, test_handshake_and_data_both_ways);
 	tcase_add_test(tc, test_staged_burst_flushed);
