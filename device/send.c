@@ -115,10 +115,11 @@ static size_t padded_len(size_t len, unsigned int mtu)
 }
 
 /*
- * Encrypts and sends bufs[idx[0..n)] (plaintext at buf + TX_HEAD) to p.
- * Without a session they are staged and a handshake is asked for.
+ * Encrypts and sends bufs[0..n) (plaintext at buf + TX_HEAD) to p.
+ * Without a usable session they are staged and a handshake is asked for;
+ * returns false then.
  */
-static void send_run(struct worker *w, struct dev_peer *p, uint8_t *const *bufs,
+static bool send_run(struct worker *w, struct dev_peer *p, uint8_t *const *bufs,
 		     const size_t *lens, unsigned int n, bool keepalive, uint64_t now)
 {
 	struct device *d = w->dev;
@@ -133,20 +134,21 @@ static void send_run(struct worker *w, struct dev_peer *p, uint8_t *const *bufs,
 	/* Packets staged earlier go first: join the queue behind them. */
 	kp = keepalive || w->flushing || !wg_peer_staged_count(p->wp) ?
 		wg_peer_send_keypair(p->wp, now, n, &nonce) : NULL;
-	if (!kp && !keepalive && wg_peer_has_current(p->wp)) {
+	if (!kp && !keepalive && !w->flushing && wg_peer_has_current(p->wp)) {
+		/* Behind packets already staged: they go first, from the mailbox. */
 		struct mbox_item it = { .kind = MBOX_STAGED, .peer = p };
 
 		for (i = 0; i < n; i++)
 			wg_peer_stage(p->wp, bufs[i] + TX_HEAD, lens[i]);
 		mbox_push(w, &it);
-		return;
+		return false;
 	}
 	if (!kp) {
 		for (i = 0; i < n && !keepalive; i++)
 			wg_peer_stage(p->wp, bufs[i] + TX_HEAD, lens[i]);
 		if (!wg_peer_want_handshake(p->wp, now, &act))
 			send_action(w, &act, now);
-		return;
+		return false;
 	}
 	for (i = 0; i < n; i++) {
 		uint8_t *pkt = bufs[i] + TX_HEAD;
@@ -171,6 +173,7 @@ static void send_run(struct worker *w, struct dev_peer *p, uint8_t *const *bufs,
 	wg_peer_sent_data(p->wp, kp, bytes, keepalive, now, &act);
 	noise_keypair_put(kp);
 	send_action(w, &act, now);
+	return true;
 }
 
 /* Destination of an IP packet, or 0 when it is not one we can route. */
@@ -276,11 +279,11 @@ static void send_staged(struct worker *w, struct dev_peer *p, bool keepalive_if_
 				break;
 			w->tx_sizes[n] = (size_t)len;
 		}
-		if (n)
-			send_run(w, p, w->tx_bufs, w->tx_sizes, n, false, now);
+		/* Without a usable session send_run staged them again: stop. */
+		if (n && !send_run(w, p, w->tx_bufs, w->tx_sizes, n, false, now))
+			break;
 		total += n;
-		/* Without a session send_run staged them again: stop. */
-	} while (n == TUN_MAX_BATCH && wg_peer_has_current(p->wp));
+	} while (n == TUN_MAX_BATCH);
 	w->flushing = false;
 	if (!total && keepalive_if_none) {
 		uint8_t *bufs[1] = { w->icmp_buf };
