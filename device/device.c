@@ -345,8 +345,19 @@ static int hook_bind_port(void *arg, uint16_t *port)
 	struct device *d = arg;
 	int ret;
 
+	/* Down: the port is used at the next link up.  Up but without
+	 * sockets (the port was taken then): try again now. */
+	if (!d->binds_open) {
+		if (!d->link_up)
+			return 0;
+		ret = open_binds(d, *port);
+		if (ret)
+			return ret;
+		d->binds_open = true;
+		goto bound;
+	}
 	/* Same port: nothing to move (wg syncconf repeats it). */
-	if (!d->binds_open || (*port && *port == d->port))
+	if (*port && *port == d->port)
 		return 0;
 	ret = d->opts.memnet ? -EOPNOTSUPP : vg_bind_group_rebind(d->binds, d->nworkers, *port);
 	if (ret == -EOPNOTSUPP) {
@@ -363,6 +374,7 @@ static int hook_bind_port(void *arg, uint16_t *port)
 	}
 	if (ret)
 		return ret;
+bound:
 	d->port = vg_bind_port(d->binds[0]);
 	*port = d->port;
 	atomic_fetch_add(&d->bind_gen, 1);

@@ -454,6 +454,22 @@ START_TEST(test_link_down_up)
 	wait_port(&B, true);
 	ck_assert_uint_eq(device_port(B.dev), PORT_B);
 	roundtrip(&A, &B, false, PKT_UDP, 20, 1, 2);
+	/* Down, the port taken by someone else, up: no sockets; a new port
+	 * through the UAPI then opens them. */
+	{
+		struct vg_bind_config c = { .port = PORT_B };
+		struct vg_bind *squat;
+
+		ck_assert_int_eq(tun_mem_push_event(B.tun, &down), 0);
+		wait_port(&B, false);
+		ck_assert_int_eq(vg_bind_open_mem(&squat, net, &c), 0);
+		ck_assert_int_eq(tun_mem_push_event(B.tun, &up), 0);
+		usleep(100 * 1000);
+		ck_assert_uint_eq(device_port(B.dev), 0);
+		vg_bind_close(squat);
+		ck_assert_int_eq(set(&B, "listen_port=%u\n", PORT_B), 0);
+		ck_assert_uint_eq(device_port(B.dev), PORT_B);
+	}
 	roundtrip(&B, &A, false, PKT_UDP, 30, 2, 1);
 	g = uapi_call(B.dev, "stats=1\n\n");
 	ck_assert_uint_eq(stat_of(g, "handshake_initiations_received") +
