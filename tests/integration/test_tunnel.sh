@@ -33,3 +33,13 @@ transfer_check "$NS_A" "$NS_B" fd78::2 50
 iperf_check "$NS_B" "$NS_A" 10.78.0.1 udp 3
 in_a wg show "$IF_A" endpoints | grep -q 'fd77::2' || fail "endpoint not IPv6"
 log "IPv6 outside ok"
+
+# A smaller MTU on both ends: padding stays within it, full-size packets
+# with DF still pass, and bulk TCP still arrives intact.
+in_a ip link set "$IF_A" mtu 1280
+in_b ip link set "$IF_B" mtu 1280
+sleep 0.5
+in_a ping -c 3 -i 0.2 -M do -s 1252 10.78.0.2 >/dev/null || fail "1280-byte DF ping failed"
+in_a ping -c 2 -i 0.2 -s 1231 10.78.0.2 >/dev/null || fail "unaligned-size ping failed"
+transfer_check "$NS_A" "$NS_B" 10.78.0.2 30
+log "MTU 1280 ok"
