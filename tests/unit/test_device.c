@@ -647,6 +647,37 @@ START_TEST(test_under_load_cookie_replies)
 }
 END_TEST
 
+static uint64_t stat_now(struct side *s, const char *key)
+{
+	char *g = uapi_call(s->dev, "stats=1\n\n");
+	uint64_t v = stat_of(g, key);
+
+	free(g);
+	return v;
+}
+
+/* Plaintext is padded to a multiple of 16, but never past the MTU: the
+ * receiver's byte counter sees header + padded plaintext + tag. */
+START_TEST(test_padding_capped_at_mtu)
+{
+	struct tun_event mtu = { .type = TUN_EVENT_MTU, .mtu = 1300 };
+	uint64_t before;
+
+	roundtrip(&A, &B, false, PKT_UDP, 10, 1, 2);
+	before = stat_now(&B, "rx_bytes");
+	roundtrip(&A, &B, false, PKT_UDP, 10, 1, 2);		/* 38 -> 48 */
+	ck_assert_uint_eq(stat_now(&B, "rx_bytes") - before, 16 + 48 + 16);
+	ck_assert_int_eq(tun_mem_push_event(A.tun, &mtu), 0);
+	usleep(100 * 1000);
+	before = stat_now(&B, "rx_bytes");
+	roundtrip(&A, &B, false, PKT_UDP, 1299 - 28, 1, 2);	/* 1299 -> 1300 */
+	ck_assert_uint_eq(stat_now(&B, "rx_bytes") - before, 16 + 1300 + 16);
+	before = stat_now(&B, "rx_bytes");
+	roundtrip(&A, &B, false, PKT_UDP, 1281 - 28, 1, 2);	/* 1281 -> 1296 */
+	ck_assert_uint_eq(stat_now(&B, "rx_bytes") - before, 16 + 1296 + 16);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("device");
@@ -675,6 +706,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_expired_session_restaged);
 	tcase_add_test(tc, test_staged_overflow_counted);
 	tcase_add_test(tc, test_under_load_cookie_replies);
+	tcase_add_test(tc, test_padding_capped_at_mtu);
 	suite_add_tcase(s, tc);
 
 	tcase_add_checked_fixture(mixed, setup_mixed, teardown);
