@@ -631,8 +631,8 @@ static enum uapi_offload_state bind_state(struct device *d, unsigned int bits, b
 		return UAPI_OFFLOAD_INACTIVE;
 	if (vg_bind_offloads(d->binds[0]) & bits)
 		return UAPI_OFFLOAD_ON;
-	why = vg_bind_offload_state(d->binds[0], bits & (VG_BIND_GSO4 | VG_BIND_GRO4) ?
-				    bits & (VG_BIND_GSO4 | VG_BIND_GRO4) : bits);
+	/* Off for both families: the IPv4 reason stands for the pair. */
+	why = vg_bind_offload_state(d->binds[0], bits & (VG_BIND_GSO4 | VG_BIND_GRO4));
 	if (why && strstr(why, "switch"))
 		return UAPI_OFFLOAD_DISABLED;
 	if (why && (strstr(why, "EIO") || strstr(why, "error")))

@@ -678,6 +678,47 @@ START_TEST(test_padding_capped_at_mtu)
 }
 END_TEST
 
+/* A daemon that reads link events itself hands them over; CLOSED ends
+ * device_wait(), and device_stop() does too. */
+START_TEST(test_external_link_events)
+{
+	struct tun_event up = { .type = TUN_EVENT_UP }, down = { .type = TUN_EVENT_DOWN };
+	struct tun_event closed = { .type = TUN_EVENT_CLOSED };
+	struct tun_mem_options mo;
+	struct device_options o;
+	struct device *d;
+	struct tun *t;
+
+	memset(&mo, 0, sizeof(mo));
+	tun_options_init(&mo.tun);
+	ck_assert_int_eq(tun_mem_open(&t, "vgc", &mo), 0);
+	device_options_init(&o);
+	o.log_level = DEVICE_LOG_SILENT;
+	o.memnet = net;
+	o.external_link_events = true;
+	ck_assert_int_eq(device_new(&d, t, &o), 0);
+	ck_assert_int_eq(device_start(d), 0);
+	/* The device leaves the TUN's own event channel alone. */
+	ck_assert_int_eq(tun_mem_push_event(t, &up), 0);
+	usleep(100 * 1000);
+	ck_assert_uint_eq(device_port(d), 0);
+	device_link_event(d, &up);
+	ck_assert_uint_ne(device_port(d), 0);
+	device_link_event(d, &down);
+	ck_assert_uint_eq(device_port(d), 0);
+	device_link_event(d, &closed);
+	ck_assert_int_eq(device_wait(d), DEVICE_EXIT_LINK_GONE);
+	device_free(d);
+
+	ck_assert_int_eq(tun_mem_open(&t, "vgd", &mo), 0);
+	ck_assert_int_eq(device_new(&d, t, &o), 0);
+	ck_assert_int_eq(device_start(d), 0);
+	device_stop(d);
+	ck_assert_int_eq(device_wait(d), DEVICE_EXIT_STOPPED);
+	device_free(d);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("device");
@@ -707,6 +748,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_staged_overflow_counted);
 	tcase_add_test(tc, test_under_load_cookie_replies);
 	tcase_add_test(tc, test_padding_capped_at_mtu);
+	tcase_add_test(tc, test_external_link_events);
 	suite_add_tcase(s, tc);
 
 	tcase_add_checked_fixture(mixed, setup_mixed, teardown);
