@@ -209,6 +209,7 @@ int mbox_push(struct worker *w, const struct mbox_item *it)
 	pthread_mutex_lock(&w->mbox_lock);
 	if (w->mbox_count == MBOX_CAP) {
 		ret = -ENOSPC;
+		atomic_fetch_add(&w->mbox_dropped, 1);
 	} else {
 		w->mbox[(w->mbox_head + w->mbox_count) % MBOX_CAP] = *it;
 		w->mbox_count++;
@@ -675,6 +676,8 @@ static void fill_device_stats(struct device *d, struct uapi_device_stats *s)
 	/* Staged packets dropped oldest-first while a handshake was pending. */
 	for (wp = d->proto.peers; wp; wp = wp->next)
 		s->drop_queue_full += atomic_load(&wp->staged_dropped);
+	for (i = 0; i < d->nworkers; i++)
+		s->drop_queue_full += atomic_load(&d->workers[i].mbox_dropped);
 
 	tun_get_counters(d->tun, &tc);
 	s->tso_packets = tc.gso[TUN_GSO_TCP4].packets + tc.gso[TUN_GSO_TCP6].packets;

@@ -99,6 +99,7 @@ struct worker {
 	pthread_mutex_t mbox_lock;
 	struct mbox_item *mbox;
 	unsigned int mbox_head, mbox_count;
+	atomic_uint_fast64_t mbox_dropped;	/* pushes refused: mailbox full */
 	unsigned int bind_gen;	/* the generation registered in epfd */
 	int reg_fd[2];		/* bind fds registered in epfd */
 
