@@ -128,77 +128,6 @@ unsigned int dev_worker_for(struct device *d, const struct dev_peer *p)
 	return p ? p->pub[0] % d->nworkers : 0;
 }
 
-/* ---- the allowed-IPs trie ---- */
-
-static int32_t rt_node_new(struct route_table *rt)
-{
-	if (rt->n == rt->cap) {
-		size_t ncap = rt->cap ? rt->cap * 2 : 64;
-		struct rt_node *nn = realloc(rt->nodes, ncap * sizeof(*nn));
-
-		if (!nn)
-			return -1;
-		rt->nodes = nn;
-		rt->cap = ncap;
-	}
-	rt->nodes[rt->n] = (struct rt_node){ { -1, -1 }, NULL };
-	return (int32_t)rt->n++;
-}
-
-static int rt_insert(struct route_table *rt, const struct uapi_prefix *p, struct dev_peer *peer)
-{
-	int fam = p->family == AF_INET6 ? 1 : 0;
-	unsigned int bits = fam ? 128 : 32, i;
-	int32_t cur, nx;
-
-	if (p->cidr > bits)
-		return -EINVAL;
-	if (rt->root[fam] < 0 && (rt->root[fam] = rt_node_new(rt)) < 0)
-		return -ENOMEM;
-	cur = rt->root[fam];
-	for (i = 0; i < p->cidr; i++) {
-		unsigned int b = (p->addr[i / 8] >> (7 - i % 8)) & 1;
-
-		nx = rt->nodes[cur].child[b];
-		if (nx < 0) {
-			nx = rt_node_new(rt);
-			if (nx < 0)
-				return -ENOMEM;
-			rt->nodes[cur].child[b] = nx;
-		}
-		cur = nx;
-	}
-	rt->nodes[cur].peer = peer;
-	return 0;
-}
-
-struct dev_peer *route_lookup(const struct route_table *rt, int family, const uint8_t *addr)
-{
-	int fam = family == AF_INET6 ? 1 : 0;
-	unsigned int bits = fam ? 128 : 32, i;
-	struct dev_peer *best = NULL;
-	int32_t cur = rt->root[fam];
-
-	for (i = 0; cur >= 0; i++) {
-		const struct rt_node *n = &rt->nodes[cur];
-
-		if (n->peer)
-			best = n->peer;
-		if (i == bits)
-			break;
-		cur = n->child[(addr[i / 8] >> (7 - i % 8)) & 1];
-	}
-	return best;
-}
-
-static void rt_free(struct route_table *rt)
-{
-	free(rt->nodes);
-	rt->nodes = NULL;
-	rt->n = rt->cap = 0;
-	rt->root[0] = rt->root[1] = -1;
-}
-
 /* ---- mailboxes ---- */
 
 int mbox_push(struct worker *w, const struct mbox_item *it)
@@ -484,18 +413,20 @@ static struct dev_peer *sync_peer(struct device *d, const struct uapi_store_peer
  * cfg_lock held for writing. */
 static int sync_runtime(struct device *d, const struct uapi_txn *txn, bool key_changed)
 {
-	struct route_table rt = { .root = { -1, -1 } };
+	struct allowedips *rt = allowedips_new();
 	struct wg_peer *wp, *next;
 	uint64_t now = dev_now(d);
 	size_t i, j;
 	int ret = 0;
 
+	if (!rt)
+		return -ENOMEM;
 	if (key_changed) {
 		bool none = sodium_is_zero(d->store.private_key, UAPI_KEY_LEN);
 
 		ret = wg_proto_set_private_key(&d->proto, none ? NULL : d->store.private_key);
 		if (ret)
-			return ret;
+			goto out;
 		for (wp = d->proto.peers; wp; wp = wp->next)
 			wg_peer_zero_keys(wp);
 	}
@@ -517,16 +448,18 @@ static int sync_runtime(struct device *d, const struct uapi_txn *txn, bool key_c
 		if (!p)
 			goto out;
 		for (j = 0; j < sp->n_aips; j++) {
-			ret = rt_insert(&rt, &sp->aips[j], p);
+			const struct uapi_prefix *a = &sp->aips[j];
+
+			ret = allowedips_insert(rt, a->family, a->addr, a->cidr, p);
 			if (ret)
 				goto out;
 		}
 	}
-	rt_free(&d->rt);
+	allowedips_free(d->rt);
 	d->rt = rt;
 	return 0;
 out:
-	rt_free(&rt);
+	allowedips_free(rt);
 	return ret;
 }
 
@@ -840,7 +773,6 @@ int device_new(struct device **out, struct tun *tun, const struct device_options
 	d->stop_fd = -1;
 	d->wake_fd = -1;
 	d->ctl_epfd = -1;
-	d->rt.root[0] = d->rt.root[1] = -1;
 	d->nworkers = tun_queues(tun);
 	if (d->nworkers > DEVICE_MAX_QUEUES)
 		d->nworkers = DEVICE_MAX_QUEUES;
@@ -971,7 +903,7 @@ void device_free(struct device *d)
 	wg_proto_destroy(&d->proto);
 	ratelimiter_free(d->ratelimiter);
 	uapi_store_free(&d->store);
-	rt_free(&d->rt);
+	allowedips_free(d->rt);
 	for (i = 0; i < d->nworkers; i++)
 		worker_free(&d->workers[i]);
 	tun_close(d->tun);

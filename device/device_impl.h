@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "conn/bind.h"
+#include "device/allowedips.h"
 #include "device/device.h"
 #include "device/peer.h"
 #include "device/uapi.h"
@@ -55,20 +56,13 @@ struct dev_peer {
 	struct pcounters cnt[SLOTS];
 };
 
-/* The allowed-IPs table: an immutable binary trie per family, rebuilt by
- * every set and swapped under the configuration lock. */
-struct rt_node {
-	int32_t child[2];
-	struct dev_peer *peer;
-};
-
-struct route_table {
-	struct rt_node *nodes;
-	size_t n, cap;
-	int32_t root[2];	/* [0] IPv4, [1] IPv6; -1 when empty */
-};
-
-struct dev_peer *route_lookup(const struct route_table *rt, int family, const uint8_t *addr);
+/* The allowed-IPs table (device/allowedips.h) is rebuilt by every set and
+ * swapped under the configuration lock; readers hold it for a batch. */
+static inline struct dev_peer *route_lookup(const struct allowedips *rt, int family,
+					    const uint8_t *addr)
+{
+	return rt ? allowedips_lookup(rt, family, addr) : NULL;
+}
 
 /* Work handed to a worker by the handshake and control threads: every send
  * happens on a worker, the only thread that may use its bind. */
@@ -152,7 +146,7 @@ struct device {
 	struct wg_proto proto;
 	struct ratelimiter *ratelimiter;
 	struct uapi_store store;
-	struct route_table rt;
+	struct allowedips *rt;
 	struct vg_bind *binds[DEVICE_MAX_QUEUES];
 	bool binds_open;
 	atomic_uint bind_gen;

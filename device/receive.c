@@ -100,7 +100,7 @@ static void rx_data(struct worker *w, unsigned int k, struct rx_run *run, uint64
 	if (fam != w->rx_last_fam || memcmp(src, w->rx_last_src, fam == AF_INET ? 4 : 16)) {
 		w->rx_last_fam = fam;
 		memcpy(w->rx_last_src, src, fam == AF_INET ? 4 : 16);
-		w->rx_last_peer = route_lookup(&d->rt, fam, src);
+		w->rx_last_peer = route_lookup(d->rt, fam, src);
 	}
 	if (w->rx_last_peer != p) {
 		cnt_add(&p->cnt[w->id].v[PC_drop_not_allowed_ip], 1);

@@ -241,7 +241,7 @@ int send_tun_batch(struct worker *w, uint64_t now)
 			if (w->tx_peer[i])
 				continue;
 		} else {
-			w->tx_peer[i] = fam ? route_lookup(&d->rt, fam, dst) : NULL;
+			w->tx_peer[i] = fam ? route_lookup(d->rt, fam, dst) : NULL;
 			last_fam = fam;
 			if (fam)
 				memcpy(last_dst, dst, fam == AF_INET ? 4 : 16);
