@@ -11,10 +11,7 @@
  * completion in its own epoll; one handshake thread; one control thread
  * (UAPI socket, timers, link events).
  *
- * A daemon that runs its own loop (UAPI server, link events: tools/vguard.c)
- * uses device_new + device_start with external_link_events, serves
- * &device_uapi_ops with the device as ctx, feeds device_link_event(), and
- * ends with device_free.  One that lets the device do everything:
+ * The daemon (tools/vguard.c) lets the device do everything:
  *	device_options_init(&o); device_options_from_env(&o); (flags...)
  *	tun_open(&tun, name, &topts);           (queues = device_queues(&o))
  *	device_new(&dev, tun, &o);              (takes the TUN)
@@ -22,6 +19,9 @@
  *	device_start(dev);
  *	reason = device_wait(dev);              (signal handler: device_stop)
  *	device_free(dev);
+ * A caller with its own loop may instead read the link events itself
+ * (external_link_events + device_link_event()) and serve &device_uapi_ops
+ * with the device as ctx from its own UAPI server.
  * Errors are negative errno values.
  */
 
