@@ -36,7 +36,7 @@ start() { # ns ifname
 }
 start "$nsa" "$ifa"; start "$nsb" "$ifb"
 
-"$vg" genkey >"$tmp/ka"; "$vg" genkey >"$tmp/kb"
+(umask 077; "$vg" genkey >"$tmp/ka"; "$vg" genkey >"$tmp/kb")
 pa=$("$vg" pubkey <"$tmp/ka"); pb=$("$vg" pubkey <"$tmp/kb")
 ip netns exec "$nsa" "$vg" set "$ifa" private-key "$tmp/ka" listen-port 51820 \
 	peer "$pb" endpoint 10.99.0.2:51821 allowed-ips 10.98.0.2/32
@@ -53,5 +53,7 @@ sleep 0.5
 ip netns exec "$nsa" iperf3 -c 10.98.0.2 -t 5 | tail -n 4
 echo "== vg show ($ifa)"
 ip netns exec "$nsa" "$vg" show "$ifa"
-echo "== vg stats ($ifa)"
+echo "== vg stats ($ifa, the sender: TSO reads split, UDP GSO sends)"
 ip netns exec "$nsa" "$vg" stats "$ifa"
+echo "== vg stats ($ifb, the receiver: UDP GRO receives, TCP GRO writes)"
+ip netns exec "$nsb" "$vg" stats "$ifb"

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The main job.  Until the tunnel daemon lands this builds vguard and runs the
-# offload-engine benchmark (split and GRO of 64 KiB super-packets).
+# The main job: installs what it needs, builds vguard, then runs the
+# two-namespace tunnel demo (scripts/demo.sh) as root.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
@@ -8,4 +8,4 @@ bash scripts/deps.sh
 autoreconf -fi
 mkdir -p build
 (cd build && "$top/configure" >/dev/null && make -j"$(nproc)")
-exec build/tools/bench/offload-bench
+exec bash scripts/demo.sh build

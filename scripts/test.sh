@@ -18,6 +18,13 @@ build() { # dir, configure args...
 build build
 make -C build -j"$jobs" check || { cat build/test-suite.log; exit 1; }
 
+# Distributions build from the tarball: it must be complete and pass too.
+if [ "${VGUARD_SKIP_DISTCHECK:-0}" != 1 ]; then
+	make -C build -j"$jobs" distcheck >build/distcheck.log 2>&1 ||
+		{ tail -n 60 build/distcheck.log; echo "make distcheck failed"; exit 1; }
+	echo "make distcheck: ok"
+fi
+
 if [ "${VGUARD_SKIP_SANITIZERS:-0}" != 1 ]; then
 	build build-asan --enable-sanitizers
 	make -C build-asan -j"$jobs" check || { cat build-asan/test-suite.log; exit 1; }
