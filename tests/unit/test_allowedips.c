@@ -6,6 +6,7 @@
 #include "config.h"
 
 #include "device/allowedips.h"
+#include "tests/unit/testutil.h"
 
 #include <arpa/inet.h>
 #include <check.h>
@@ -509,11 +510,5 @@ static Suite *allowedips_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(allowedips_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return vg_test_run(allowedips_suite(), false);
 }

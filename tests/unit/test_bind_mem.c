@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "conn/bind.h"
+#include "tests/unit/testutil.h"
 
 static uint8_t tx[200][1500];
 static uint8_t rx[128][2048];
@@ -201,11 +202,5 @@ static Suite *suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return vg_test_run(suite(), false);
 }

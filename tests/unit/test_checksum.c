@@ -6,6 +6,7 @@
 
 #include "tests/unit/offload_pkt.h"
 #include "tun/checksum.h"
+#include "tests/unit/testutil.h"
 
 #define MAXLEN 9001
 
@@ -201,11 +202,5 @@ static Suite *checksum_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(checksum_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return vg_test_run(checksum_suite(), false);
 }

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "device/cookie.h"
+#include "tests/unit/testutil.h"
 
 #define SEC 1000000000ULL
 
@@ -208,11 +209,5 @@ static Suite *cookie_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(cookie_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return vg_test_run(cookie_suite(), false);
 }

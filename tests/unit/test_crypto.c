@@ -6,6 +6,7 @@
 #include "config.h"
 
 #include "device/crypto.h"
+#include "tests/unit/testutil.h"
 
 #include <check.h>
 #include <errno.h>
@@ -668,11 +669,5 @@ static Suite *crypto_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(crypto_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return vg_test_run(crypto_suite(), false);
 }

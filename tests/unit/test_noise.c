@@ -10,6 +10,7 @@
 #include <stdio.h>
 
 #include "tests/unit/proto_sim.h"
+#include "tests/unit/testutil.h"
 
 /* ---- the paper's Noise_IKpsk2, written independently ---- */
 
@@ -330,13 +331,6 @@ static Suite *noise_suite(void)
 
 int main(void)
 {
-	SRunner *sr;
-	int failed;
-
 	crypto_init();
-	sr = srunner_create(noise_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return vg_test_run(noise_suite(), false);
 }

@@ -7,6 +7,7 @@
 
 #include "tests/unit/offload_pkt.h"
 #include "tun/offload.h"
+#include "tests/unit/testutil.h"
 
 #define CAP 65535
 #define OFF VNET_HDR_LEN
@@ -1271,11 +1272,5 @@ static Suite *offload_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(offload_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return vg_test_run(offload_suite(), false);
 }

@@ -9,6 +9,7 @@
 #include "device/allowedips.h"
 #include "device/ratelimiter.h"
 #include "tests/unit/proto_sim.h"
+#include "tests/unit/testutil.h"
 
 static struct sim s;
 
@@ -880,11 +881,5 @@ static Suite *protocol_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(protocol_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return vg_test_run(protocol_suite(), false);
 }

@@ -7,6 +7,7 @@
 #include "config.h"
 
 #include "device/ratelimiter.h"
+#include "tests/unit/testutil.h"
 
 #include <arpa/inet.h>
 #include <check.h>
@@ -233,11 +234,5 @@ static Suite *ratelimiter_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(ratelimiter_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return vg_test_run(ratelimiter_suite(), false);
 }

@@ -7,6 +7,7 @@
 #include "config.h"
 
 #include "device/replay.h"
+#include "tests/unit/testutil.h"
 
 #include <check.h>
 #include <stdlib.h>
@@ -210,11 +211,5 @@ static Suite *replay_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(replay_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return vg_test_run(replay_suite(), false);
 }

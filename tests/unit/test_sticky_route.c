@@ -22,6 +22,7 @@
 #include <linux/rtnetlink.h>
 
 #include "conn/sticky.h"
+#include "tests/unit/testutil.h"
 
 static struct vg_endpoint ep_of(int family, const char *dst, const char *src, uint32_t ifindex)
 {
@@ -197,13 +198,6 @@ static Suite *suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(suite());
-	int failed;
-
 	/* Each test needs its own process: namespaces must not leak. */
-	srunner_set_fork_status(sr, CK_FORK);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return vg_test_run(suite(), true);
 }

@@ -5,6 +5,7 @@
 #include <check.h>
 
 #include "tests/unit/proto_sim.h"
+#include "tests/unit/testutil.h"
 
 #define SEC WG_NSEC_PER_SEC
 #define MS 1000000ULL
@@ -230,11 +231,5 @@ static Suite *timers_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(timers_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return vg_test_run(timers_suite(), false);
 }

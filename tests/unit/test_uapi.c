@@ -21,6 +21,7 @@
 #include <sodium.h>
 
 #include "device/uapi.h"
+#include "tests/unit/testutil.h"
 
 /* Keys from wg genkey / pubkey (RFC 7748-style clamped), as hex. */
 #define PRIV_A "e84b5a6d2717c1003a13b431570353dbaca9146cf150c5f8575680feba52027a"
@@ -811,13 +812,7 @@ static Suite *uapi_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(uapi_suite());
-	int failed;
-
 	if (sodium_init() < 0)
 		return 1;
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return vg_test_run(uapi_suite(), false);
 }

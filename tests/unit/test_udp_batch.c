@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "conn/batch.h"
+#include "tests/unit/testutil.h"
 
 #define MAXB VG_UDP_GSO_MAX_BYTES_V4
 
@@ -296,11 +297,5 @@ static Suite *suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return vg_test_run(suite(), false);
 }

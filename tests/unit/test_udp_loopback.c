@@ -19,16 +19,8 @@
 #include <netinet/in.h>
 
 #include "conn/bind.h"
-
-#ifndef SOL_UDP
-#define SOL_UDP 17
-#endif
-#ifndef UDP_SEGMENT
-#define UDP_SEGMENT 103
-#endif
-#ifndef UDP_GRO
-#define UDP_GRO 104
-#endif
+#include "conn/sticky.h"
+#include "tests/unit/testutil.h"
 
 #define SLOT 2048
 static uint8_t rxbuf[VG_BIND_BATCH][SLOT];
@@ -1028,11 +1020,5 @@ static Suite *suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return vg_test_run(suite(), false);
 }

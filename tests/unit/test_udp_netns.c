@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "conn/bind.h"
+#include "tests/unit/testutil.h"
 
 static uint8_t tx[200][1500];
 static uint8_t rx[128][2048];
@@ -260,13 +261,6 @@ static Suite *suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(suite());
-	int failed;
-
 	/* Each test unshares its own namespace: it needs its own process. */
-	srunner_set_fork_status(sr, CK_FORK);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return vg_test_run(suite(), true);
 }

@@ -17,6 +17,7 @@
 #include "tools/vg_show.h"
 #include "tools/vg_stats.h"
 #include "tools/vg_uapi.h"
+#include "tests/unit/testutil.h"
 
 /* A memory stream for diagnostics or output, read back as a string. */
 struct sink {
@@ -1073,11 +1074,5 @@ static Suite *vg_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(vg_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return vg_test_run(vg_suite(), false);
 }
