@@ -20,16 +20,6 @@
 #include "conn/bind_impl.h"
 #include "conn/sticky.h"
 
-#ifndef UDP_SEGMENT
-#define UDP_SEGMENT 103
-#endif
-#ifndef UDP_GRO
-#define UDP_GRO 104
-#endif
-#ifndef SOL_UDP
-#define SOL_UDP 17
-#endif
-
 /* recvmmsg slots of 64 KiB for GRO batches; each can hold up to 64 datagrams,
  * so 8 of them fill a 128-packet batch many times over. */
 #define GRO_SLOTS 8

@@ -13,16 +13,6 @@
 
 #include "conn/sticky.h"
 
-#ifndef SOL_UDP
-#define SOL_UDP 17
-#endif
-#ifndef UDP_SEGMENT
-#define UDP_SEGMENT 103
-#endif
-#ifndef UDP_GRO
-#define UDP_GRO 104
-#endif
-
 size_t vg_sticky_cmsg_space(void)
 {
 	return CMSG_SPACE(sizeof(struct in6_pktinfo));

@@ -21,6 +21,18 @@
 
 #include "conn/endpoint.h"
 
+/* Fallbacks for C libraries and kernel headers older than UDP GSO/GRO
+ * (Linux 4.18 / 5.0); the values are the kernel's ABI. */
+#ifndef SOL_UDP
+#define SOL_UDP 17
+#endif
+#ifndef UDP_SEGMENT
+#define UDP_SEGMENT 103
+#endif
+#ifndef UDP_GRO
+#define UDP_GRO 104
+#endif
+
 /* Control bytes vg_sticky_build() needs at most (CMSG_SPACE of in6_pktinfo). */
 size_t vg_sticky_cmsg_space(void);
 
