@@ -745,11 +745,7 @@ static int parse(struct oc *c, int argc, char **argv)
 {
 	static const struct option lo[] = {
 		{ "json", no_argument, NULL, 'j' },
-		{ "no-offload", no_argument, NULL, 'O' },
-		{ "no-tso", no_argument, NULL, 'T' },
-		{ "no-uso", no_argument, NULL, 'U' },
-		{ "no-tcp-gro", no_argument, NULL, 't' },
-		{ "no-udp-gro", no_argument, NULL, 'u' },
+		TUN_OPTION_LONGOPTS,
 		{ "megabytes", required_argument, NULL, 'm' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
@@ -760,11 +756,6 @@ static int parse(struct oc *c, int argc, char **argv)
 	while ((o = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
 		switch (o) {
 		case 'j': c->json = true; break;
-		case 'O': c->opts.no_vnet_hdr = true; break;
-		case 'T': c->opts.no_tso = true; break;
-		case 'U': c->opts.no_uso = true; break;
-		case 't': c->opts.no_tcp_gro = true; break;
-		case 'u': c->opts.no_udp_gro = true; break;
 		case 'm':
 			c->tcp_bytes = strtoull(optarg, NULL, 10) << 20;
 			if (!c->tcp_bytes || c->tcp_bytes > (4ULL << 30)) {
@@ -773,7 +764,11 @@ static int parse(struct oc *c, int argc, char **argv)
 			}
 			break;
 		case 'h': usage(stdout); return 0;
-		default: usage(stderr); return 2;
+		default:
+			if (tun_options_getopt(&c->opts, o))
+				break;
+			usage(stderr);
+			return 2;
 		}
 	}
 	if (optind < argc) {

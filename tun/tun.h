@@ -68,6 +68,31 @@ void tun_options_init(struct tun_options *o);
  */
 void tun_options_from_env(struct tun_options *o);
 
+/*
+ * The offload switches every program driving a TUN offers, as getopt_long()
+ * entries: --no-offload, --no-tso, --no-uso, --no-tcp-gro, --no-udp-gro.
+ * Put TUN_OPTION_LONGOPTS in the option table (it needs <getopt.h>) and hand
+ * each getopt_long() result to tun_options_getopt(), which returns false for
+ * values that are not TUN_OPT_* (the caller's own options).  The values sit
+ * above any character so they never clash with short options.
+ */
+enum tun_opt {
+	TUN_OPT_NO_OFFLOAD = 0x100,
+	TUN_OPT_NO_TSO,
+	TUN_OPT_NO_USO,
+	TUN_OPT_NO_TCP_GRO,
+	TUN_OPT_NO_UDP_GRO,
+};
+
+#define TUN_OPTION_LONGOPTS \
+	{ "no-offload", no_argument, NULL, TUN_OPT_NO_OFFLOAD }, \
+	{ "no-tso", no_argument, NULL, TUN_OPT_NO_TSO }, \
+	{ "no-uso", no_argument, NULL, TUN_OPT_NO_USO }, \
+	{ "no-tcp-gro", no_argument, NULL, TUN_OPT_NO_TCP_GRO }, \
+	{ "no-udp-gro", no_argument, NULL, TUN_OPT_NO_UDP_GRO }
+
+bool tun_options_getopt(struct tun_options *o, int opt);
+
 /* What the device is really doing, and why. */
 enum tun_feature {
 	TUN_FEAT_TSO,		/* TCP super-packets on read (TSO4/TSO6) */

@@ -49,6 +49,18 @@ void tun_options_from_env(struct tun_options *o)
 	o->no_gro_probe |= env_true("VGUARD_NO_GRO_PROBE");
 }
 
+bool tun_options_getopt(struct tun_options *o, int opt)
+{
+	switch (opt) {
+	case TUN_OPT_NO_OFFLOAD: o->no_vnet_hdr = true; return true;
+	case TUN_OPT_NO_TSO: o->no_tso = true; return true;
+	case TUN_OPT_NO_USO: o->no_uso = true; return true;
+	case TUN_OPT_NO_TCP_GRO: o->no_tcp_gro = true; return true;
+	case TUN_OPT_NO_UDP_GRO: o->no_udp_gro = true; return true;
+	}
+	return false;
+}
+
 const char *tun_feature_name(enum tun_feature f)
 {
 	static const char *const names[TUN_FEAT_COUNT] = {

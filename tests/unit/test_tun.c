@@ -5,6 +5,7 @@
 
 #include <check.h>
 #include <errno.h>
+#include <getopt.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +16,7 @@
 
 #include "tun/tun.h"
 #include "tun/virtio.h"
+#include "tests/unit/testutil.h"
 
 #define HEAD 16
 #define CAP (HEAD + TUN_MAX_PACKET)
@@ -621,6 +623,40 @@ START_TEST(test_options_env)
 }
 END_TEST
 
+/* The shared switches set exactly their own field and leave a program's own
+ * options (here -x and --queues) to the program. */
+START_TEST(test_options_getopt)
+{
+	static const struct option lo[] = {
+		{ "queues", required_argument, NULL, 'q' },
+		TUN_OPTION_LONGOPTS,
+		{ 0 }
+	};
+	char *argv[] = { "prog", "--no-tso", "-x", "--no-udp-gro", "--queues", "3",
+			 "--no-offload", NULL };
+	struct tun_options o;
+	int opt, own = 0;
+
+	tun_options_init(&o);
+	optind = 1;
+	opterr = 0;
+	while ((opt = getopt_long(7, argv, "x", lo, NULL)) != -1) {
+		if (tun_options_getopt(&o, opt))
+			continue;
+		ck_assert(opt == 'x' || opt == 'q');
+		own++;
+	}
+	ck_assert_int_eq(own, 2);
+	ck_assert(o.no_tso && o.no_udp_gro && o.no_vnet_hdr);
+	ck_assert(!o.no_uso && !o.no_tcp_gro && !o.no_gro_probe);
+	ck_assert_uint_eq(o.queues, 1);
+	ck_assert(!tun_options_getopt(&o, 'q'));
+	ck_assert(!tun_options_getopt(&o, TUN_OPT_NO_OFFLOAD - 1));
+	ck_assert(tun_options_getopt(&o, TUN_OPT_NO_USO) && o.no_uso);
+	ck_assert(tun_options_getopt(&o, TUN_OPT_NO_TCP_GRO) && o.no_tcp_gro);
+}
+END_TEST
+
 START_TEST(test_bad_args)
 {
 	struct tun *t = open_mem(true, true, false, false);
@@ -653,6 +689,7 @@ static Suite *tun_suite(void)
 	tcase_add_test(tc, test_read_gone_is_closed);
 	tcase_add_test(tc, test_backpressure);
 	tcase_add_test(tc, test_options_env);
+	tcase_add_test(tc, test_options_getopt);
 	tcase_add_test(tc, test_bad_args);
 	suite_add_tcase(s, tc);
 	return s;
@@ -660,11 +697,5 @@ static Suite *tun_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(tun_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return vg_test_run(tun_suite(), false);
 }

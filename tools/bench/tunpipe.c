@@ -246,11 +246,7 @@ int main(int argc, char **argv)
 	static const struct option lo[] = {
 		{ "queues", required_argument, NULL, 'q' },
 		{ "mtu", required_argument, NULL, 'm' },
-		{ "no-offload", no_argument, NULL, 'O' },
-		{ "no-tso", no_argument, NULL, 'T' },
-		{ "no-uso", no_argument, NULL, 'U' },
-		{ "no-tcp-gro", no_argument, NULL, 't' },
-		{ "no-udp-gro", no_argument, NULL, 'u' },
+		TUN_OPTION_LONGOPTS,
 		{ "pass-fd", required_argument, NULL, 'p' },
 		{ 0 }
 	};
@@ -269,13 +265,12 @@ int main(int argc, char **argv)
 		switch (opt) {
 		case 'q': o.queues = atoi(optarg); break;
 		case 'm': o.mtu = atoi(optarg); break;
-		case 'O': o.no_vnet_hdr = true; break;
-		case 'T': o.no_tso = true; break;
-		case 'U': o.no_uso = true; break;
-		case 't': o.no_tcp_gro = true; break;
-		case 'u': o.no_udp_gro = true; break;
 		case 'p': pass_fd = !strcmp(optarg, "plain") ? 2 : 1; break;
-		default: usage(); return 2;
+		default:
+			if (tun_options_getopt(&o, opt))
+				break;
+			usage();
+			return 2;
 		}
 	}
 	if (argc - optind != 4) {
