@@ -160,12 +160,15 @@ static bool send_run(struct worker *w, struct dev_peer *p, uint8_t *const *bufs,
 		bytes += w->tx_iov[i].iov_len;
 	}
 	b = worker_bind(w);
-	if (b && peer_endpoint(p, &ep)) {
-		before = ep;
-		ret = vg_bind_send(b, &ep, w->tx_iov, n);
-		if (ret >= 0)
-			sync_src(p, &before, &ep);
+	if (!b || !peer_endpoint(p, &ep)) {
+		/* Link down or nowhere to send (as wireguard-go: dropped). */
+		noise_keypair_put(kp);
+		return true;
 	}
+	before = ep;
+	ret = vg_bind_send(b, &ep, w->tx_iov, n);
+	if (ret >= 0)
+		sync_src(p, &before, &ep);
 	cnt_add(&p->cnt[w->id].v[keepalive ? PC_keepalives_sent : PC_tx_packets], n);
 	cnt_add(&w->cnt.p[keepalive ? PC_keepalives_sent : PC_tx_packets], n);
 	cnt_add(&p->cnt[w->id].v[PC_tx_bytes], bytes);
