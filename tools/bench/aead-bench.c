@@ -17,6 +17,7 @@
 #include "config.h"
 
 #include "device/crypto.h"
+#include "tools/bench/bench.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,27 +33,6 @@
 
 static int runs = 9;
 static double scale = 1.0;
-
-static double now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-	return ts.tv_sec * 1e9 + ts.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return (x > y) - (x < y);
-}
-
-static double median(double *v, int n)
-{
-	qsort(v, n, sizeof(*v), cmp_double);
-	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
 
 static size_t packets_for(size_t len)
 {
@@ -71,16 +51,16 @@ static double copy_ns(uint8_t *buf, const uint8_t *src, size_t len)
 	double t[MAX_RUNS];
 
 	for (int r = 0; r < runs; r++) {
-		double t0 = now_ns();
+		double t0 = bench_cpu_ns();
 
 		for (size_t i = 0; i < n; i++) {
 			memcpy(buf, src, len + AEAD_TAG_SIZE);
 			__asm__ volatile("" : : "r"(buf) : "memory");
 		}
-		t[r] = (now_ns() - t0) / n;
+		t[r] = (bench_cpu_ns() - t0) / n;
 		sink = buf[0];
 	}
-	return median(t, runs);
+	return bench_median(t, runs);
 }
 
 static double seal_ns(const struct dp_aead_ops *ops, struct dp_aead *a,
@@ -91,13 +71,13 @@ static double seal_ns(const struct dp_aead_ops *ops, struct dp_aead *a,
 	uint64_t nonce = 0;
 
 	for (int r = 0; r < runs; r++) {
-		double t0 = now_ns();
+		double t0 = bench_cpu_ns();
 
 		for (size_t i = 0; i < n; i++)
 			ops->seal(a, nonce++, buf, len);
-		t[r] = (now_ns() - t0) / n;
+		t[r] = (bench_cpu_ns() - t0) / n;
 	}
-	return median(t, runs);
+	return bench_median(t, runs);
 }
 
 static double open_ns(const struct dp_aead_ops *ops, struct dp_aead *a,
@@ -107,7 +87,7 @@ static double open_ns(const struct dp_aead_ops *ops, struct dp_aead *a,
 	double t[MAX_RUNS];
 
 	for (int r = 0; r < runs; r++) {
-		double t0 = now_ns();
+		double t0 = bench_cpu_ns();
 
 		for (size_t i = 0; i < n; i++) {
 			memcpy(buf, sealed, len + AEAD_TAG_SIZE);
@@ -116,9 +96,9 @@ static double open_ns(const struct dp_aead_ops *ops, struct dp_aead *a,
 				exit(1);
 			}
 		}
-		t[r] = (now_ns() - t0) / n;
+		t[r] = (bench_cpu_ns() - t0) / n;
 	}
-	return median(t, runs);
+	return bench_median(t, runs);
 }
 
 /* Two keypairs used alternately by one thread: the per-thread context has
@@ -132,13 +112,13 @@ static double seal_alternating_ns(const struct dp_aead_ops *ops,
 	uint64_t nonce = 0;
 
 	for (int r = 0; r < runs; r++) {
-		double t0 = now_ns();
+		double t0 = bench_cpu_ns();
 
 		for (size_t i = 0; i < n; i++)
 			ops->seal(i & 1 ? b : a, nonce++, buf, len);
-		t[r] = (now_ns() - t0) / n;
+		t[r] = (bench_cpu_ns() - t0) / n;
 	}
-	return median(t, runs);
+	return bench_median(t, runs);
 }
 
 #ifdef HAVE_OPENSSL
@@ -151,7 +131,7 @@ static double naive_openssl_seal_ns(const uint8_t *key, uint8_t *buf, size_t len
 	int outl;
 
 	for (int r = 0; r < runs; r++) {
-		double t0 = now_ns();
+		double t0 = bench_cpu_ns();
 
 		for (size_t i = 0; i < n; i++) {
 			EVP_CIPHER_CTX *c = EVP_CIPHER_CTX_new();
@@ -168,9 +148,9 @@ static double naive_openssl_seal_ns(const uint8_t *key, uint8_t *buf, size_t len
 			}
 			EVP_CIPHER_CTX_free(c);
 		}
-		t[r] = (now_ns() - t0) / n;
+		t[r] = (bench_cpu_ns() - t0) / n;
 	}
-	return median(t, runs);
+	return bench_median(t, runs);
 }
 #endif
 

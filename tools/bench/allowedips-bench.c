@@ -10,6 +10,7 @@
 #include "config.h"
 
 #include "device/allowedips.h"
+#include "tools/bench/bench.h"
 
 #include <stdbool.h>
 #include <stdio.h>
@@ -31,21 +32,6 @@ static uint64_t rnd(void)
 	rng ^= rng >> 7;
 	rng ^= rng << 17;
 	return rng;
-}
-
-static double cpu_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-	return ts.tv_sec * 1e9 + ts.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return (x > y) - (x < y);
 }
 
 /* Prefix lengths roughly like a routing table: mostly /24 and /32 (v4),
@@ -109,7 +95,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 
-	t0 = cpu_ns();
+	t0 = bench_cpu_ns();
 	for (long i = 0; i < nprefixes; i++) {
 		uint8_t *a = addrs + 16 * i;
 
@@ -120,7 +106,7 @@ int main(int argc, char **argv)
 			return 1;
 		}
 	}
-	insert_s = (cpu_ns() - t0) / 1e9;
+	insert_s = (bench_cpu_ns() - t0) / 1e9;
 
 	/* 3/4 of the queries fall inside an inserted prefix, 1/4 anywhere. */
 	for (long i = 0; i < NLOOKUPS; i++) {
@@ -135,12 +121,12 @@ int main(int argc, char **argv)
 	}
 	for (int r = 0; r < runs; r++) {
 		found = 0;
-		t0 = cpu_ns();
+		t0 = bench_cpu_ns();
 		for (long i = 0; i < NLOOKUPS; i++)
 			found += allowedips_lookup(t, family, queries + 16 * i) != NULL;
-		ns[r] = (cpu_ns() - t0) / NLOOKUPS;
+		ns[r] = (bench_cpu_ns() - t0) / NLOOKUPS;
 	}
-	qsort(ns, runs, sizeof(ns[0]), cmp_double);
+	bench_sort(ns, runs);
 
 	printf("allowed IPs, IPv%d: %zu prefixes (of %ld inserted) over %d peers, %zu trie nodes\n",
 	       v6 ? 6 : 4, allowedips_count(t), nprefixes, NPEERS, allowedips_nodes(t));
@@ -149,11 +135,11 @@ int main(int argc, char **argv)
 	       ns[runs / 2], runs, ns[0], ns[runs - 1], 1e3 / ns[runs / 2],
 	       100.0 * found / NLOOKUPS);
 
-	t0 = cpu_ns();
+	t0 = bench_cpu_ns();
 	for (int p = 0; p < NPEERS; p++)
 		allowedips_remove_peer(t, &peers[p]);
 	printf("  remove all %d peers: %.2f s; %zu prefixes left\n", NPEERS,
-	       (cpu_ns() - t0) / 1e9, allowedips_count(t));
+	       (bench_cpu_ns() - t0) / 1e9, allowedips_count(t));
 	allowedips_free(t);
 	free(addrs);
 	free(queries);

@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "tests/unit/proto_sim.h"
+#include "tools/bench/bench.h"
 
 static uint64_t mono(void)
 {
@@ -21,13 +22,6 @@ static uint64_t mono(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
-
-static int cmp(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return (x > y) - (x < y);
 }
 
 int main(int argc, char **argv)
@@ -72,10 +66,10 @@ int main(int argc, char **argv)
 		resp_us[r] = tr / 1e3 / n;
 		fin_us[r] = tf / 1e3 / n;
 	}
-	qsort(rate, runs, sizeof(double), cmp);
-	qsort(init_us, runs, sizeof(double), cmp);
-	qsort(resp_us, runs, sizeof(double), cmp);
-	qsort(fin_us, runs, sizeof(double), cmp);
+	bench_sort(rate, runs);
+	bench_sort(init_us, runs);
+	bench_sort(resp_us, runs);
+	bench_sort(fin_us, runs);
 	printf("handshakes/s (one core, both sides): %.0f  (median of %u runs of %u)\n",
 	       rate[runs / 2], runs, n);
 	printf("  create initiation:                  %.1f us\n", init_us[runs / 2]);

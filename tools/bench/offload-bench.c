@@ -11,6 +11,7 @@
 #include "tests/unit/offload_pkt.h"
 #include "tun/checksum.h"
 #include "tun/offload.h"
+#include "tools/bench/bench.h"
 
 #define HEADROOM 32		/* room for the WireGuard header */
 #define BUFCAP (HEADROOM + 65535)
@@ -26,21 +27,6 @@ static size_t seg_lens[OFFLOAD_MAX_SEGMENTS];
 static int nsegs;
 static struct gro_table *table;
 static volatile uint32_t sink;
-
-static double clock_ns(clockid_t id)
-{
-	struct timespec ts;
-
-	clock_gettime(id, &ts);
-	return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return (x > y) - (x < y);
-}
 
 /*
  * Each run lasts ~20 ms; per run the mean ns per call is taken on the
@@ -59,22 +45,22 @@ static struct result measure(void (*fn)(void), int runs)
 	long iters, i;
 	int k;
 
-	w0 = clock_ns(CLOCK_MONOTONIC);
+	w0 = bench_clock_ns(CLOCK_MONOTONIC);
 	fn();
-	one = clock_ns(CLOCK_MONOTONIC) - w0;
+	one = bench_clock_ns(CLOCK_MONOTONIC) - w0;
 	iters = (long)(20e6 / (one > 1 ? one : 1));
 	if (iters < 10)
 		iters = 10;
 	for (k = 0; k < runs; k++) {
-		c0 = clock_ns(CLOCK_THREAD_CPUTIME_ID);
-		w0 = clock_ns(CLOCK_MONOTONIC);
+		c0 = bench_cpu_ns();
+		w0 = bench_clock_ns(CLOCK_MONOTONIC);
 		for (i = 0; i < iters; i++)
 			fn();
-		wall[k] = (clock_ns(CLOCK_MONOTONIC) - w0) / (double)iters;
-		cpu[k] = (clock_ns(CLOCK_THREAD_CPUTIME_ID) - c0) / (double)iters;
+		wall[k] = (bench_clock_ns(CLOCK_MONOTONIC) - w0) / (double)iters;
+		cpu[k] = (bench_cpu_ns() - c0) / (double)iters;
 	}
-	qsort(cpu, (size_t)runs, sizeof(cpu[0]), cmp_double);
-	qsort(wall, (size_t)runs, sizeof(wall[0]), cmp_double);
+	bench_sort(cpu, (size_t)runs);
+	bench_sort(wall, (size_t)runs);
 	r.cpu = cpu[runs / 2];
 	r.wall = wall[runs / 2];
 	r.cpu_min = cpu[0];

@@ -23,6 +23,7 @@
 #include <netinet/in.h>
 
 #include "conn/bind.h"
+#include "tools/bench/bench.h"
 
 #define BATCH 64
 #define SLOT 2048
@@ -196,19 +197,6 @@ static void teardown(struct run *r)
 	vg_bind_close(r->rx);
 }
 
-static int cmp(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-static double median(double *v, int n)
-{
-	qsort(v, (size_t)n, sizeof(*v), cmp);
-	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
-
 int main(int argc, char **argv)
 {
 	double secs = 2, rate[MODE_COUNT][16], loss[MODE_COUNT][16];
@@ -260,10 +248,10 @@ int main(int argc, char **argv)
 	}
 	printf("%-24s %14s %10s %8s\n", "mode", "datagrams/s", "Gbit/s", "loss %");
 	for (int m = 0; m < MODE_COUNT; m++) {
-		double dps = median(rate[m], runs);
+		double dps = bench_median(rate[m], runs);
 
 		printf("%-24s %14.0f %10.2f %8.1f\n", mode_name[m], dps, dps * (double)size * 8 / 1e9,
-		       median(loss[m], runs));
+		       bench_median(loss[m], runs));
 	}
 	return 0;
 }
