@@ -76,17 +76,23 @@ static void log_tun(void *ctx, const char *msg)
 	logf_at(LOG_VERBOSE, "%s", msg);
 }
 
+__attribute__((format(printf, 1, 0)))
+static void vstderr_line(const char *fmt, va_list ap)
+{
+	fputs("vguard: ", stderr);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+}
+
 /* One line on stderr, whatever LOG_LEVEL says: the caller must see why. */
 __attribute__((format(printf, 1, 2)))
 static void fail_line(const char *fmt, ...)
 {
 	va_list ap;
 
-	fputs("vguard: ", stderr);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vstderr_line(fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
 	logf_at(LOG_VERBOSE, "setup failed");
 }
 
@@ -118,11 +124,9 @@ static void bad_usage(const char *fmt, ...)
 {
 	va_list ap;
 
-	fputs("vguard: ", stderr);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vstderr_line(fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
 	usage(stderr);
 	exit(EXIT_USAGE);
 }
@@ -210,10 +214,8 @@ static void parse_args(struct options *o, int argc, char **argv)
 		bad_usage("%s", "missing INTERFACE");
 	if (!o->iface[0] || strlen(o->iface) >= IFNAMSIZ || strchr(o->iface, '/'))
 		bad_usage("invalid interface name '%s'", o->iface);
-	o->no_tso |= env_on("VGUARD_NO_TSO");
-	o->no_uso |= env_on("VGUARD_NO_USO");
-	o->no_tcp_gro |= env_on("VGUARD_NO_TCP_GRO");
-	o->no_udp_gro |= env_on("VGUARD_NO_UDP_GRO");
+	/* VGUARD_NO_TSO, _USO, _TCP_GRO and _UDP_GRO are the TUN layer's:
+	 * tun_options_from_env() applies them in tun_opts(). */
 	o->no_udp_gso |= env_on("VGUARD_NO_UDP_GSO");
 	o->no_udp_gro_rx |= env_on("VGUARD_NO_UDP_GRO_RX");
 }
