@@ -351,6 +351,17 @@ static void *tcp_rx(void *arg)
 	return NULL;
 }
 
+/* A flow whose sockets could not be set up: says why (errno) and closes
+ * whichever of the two fds was opened. */
+static void setup_failed(struct oc_flow *f, int cfd, int rfd)
+{
+	snprintf(f->error, sizeof(f->error), "socket setup: %s", strerror(errno));
+	if (cfd >= 0)
+		close(cfd);
+	if (rfd >= 0)
+		close(rfd);
+}
+
 static void run_tcp(struct oc *c, struct oc_flow *f)
 {
 	static uint8_t buf[256 * 1024];
@@ -405,11 +416,7 @@ static void run_tcp(struct oc *c, struct oc_flow *f)
 			 (unsigned long long)f->received, (unsigned long long)c->tcp_bytes);
 	return;
 err:
-	snprintf(f->error, sizeof(f->error), "socket setup: %s", strerror(errno));
-	if (cfd >= 0)
-		close(cfd);
-	if (r.fd >= 0)
-		close(r.fd);
+	setup_failed(f, cfd, r.fd);
 }
 
 /* Datagram k: its number, then pattern bytes from k * OC_UDP_SEG. */
@@ -528,11 +535,7 @@ static void run_udp(struct oc *c, struct oc_flow *f)
 			 (unsigned long long)f->corrupt);
 	return;
 err:
-	snprintf(f->error, sizeof(f->error), "socket setup: %s", strerror(errno));
-	if (cfd >= 0)
-		close(cfd);
-	if (r.fd >= 0)
-		close(r.fd);
+	setup_failed(f, cfd, r.fd);
 }
 
 static void run_flow(struct oc *c, int i)
