@@ -16,6 +16,7 @@
 #include <unistd.h>
 #include <linux/if_tun.h>
 
+#include "tun/checksum.h"
 #include "tun/offload.h"
 #include "tun/tun_impl.h"
 #include "tun/virtio.h"
@@ -468,25 +469,6 @@ int tun_write(struct tun *t, unsigned int qi, uint8_t *const *bufs,
 	return err ? err : (int)n;
 }
 
-/* RFC 1071 over a buffer, for building the probe packets. */
-static uint32_t sum16(const uint8_t *p, size_t len, uint32_t sum)
-{
-	size_t i;
-
-	for (i = 0; i + 1 < len; i += 2)
-		sum += (uint32_t)p[i] << 8 | p[i + 1];
-	if (len & 1)
-		sum += (uint32_t)p[len - 1] << 8;
-	return sum;
-}
-
-static uint16_t fold(uint32_t sum)
-{
-	while (sum >> 16)
-		sum = (sum & 0xffff) + (sum >> 16);
-	return (uint16_t)~sum;
-}
-
 static void put16(uint8_t *p, uint16_t v)
 {
 	p[0] = v >> 8;
@@ -513,7 +495,7 @@ static size_t probe_segment(uint8_t *p, uint8_t proto, unsigned int i)
 	p[9] = proto;
 	p[12] = 127, p[15] = 1;
 	p[16] = 127, p[19] = 1;
-	put16(p + 10, fold(sum16(p, 20, 0)));
+	put16(p + 10, csum_ipv4_header(p, 20));
 	put16(p + 20, 9);	/* discard */
 	put16(p + 22, 9);
 	memset(p + 20 + l4, 0xa5, pay);
@@ -528,8 +510,8 @@ static size_t probe_segment(uint8_t *p, uint8_t proto, unsigned int i)
 	} else {
 		put16(p + 24, l4 + pay);
 	}
-	s = sum16(p + 12, 8, proto + l4 + pay);
-	put16(p + 20 + (proto == 6 ? 16 : 6), fold(sum16(p + 20, l4 + pay, s)));
+	s = csum_pseudo(p + 12, p + 16, 4, proto, l4 + pay);
+	put16(p + 20 + (proto == 6 ? 16 : 6), csum_finish(csum_partial(p + 20, l4 + pay, s)));
 	return len;
 }
 
