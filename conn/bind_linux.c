@@ -615,21 +615,27 @@ static unsigned int build(struct tx *t)
 	struct linux_bind *lb = t->lb;
 	bool gso = !t->no_gso && (vg_bind_offloads(&lb->b) & gso_bit(t->idx));
 	size_t max_bytes = t->idx ? VG_UDP_GSO_MAX_BYTES_V6 : VG_UDP_GSO_MAX_BYTES_V4;
+	socklen_t namelen = vg_endpoint_dst_len(t->ep);
 	unsigned int nm, consumed, k;
+	size_t sticky;
 
 	nm = vg_gso_plan(t->pkts + t->done, t->n - t->done, gso ? VG_UDP_GSO_MAX_SEGS : 1,
 			 max_bytes, t->s->gso_max_seg, lb->plan, VG_BIND_BATCH, &consumed);
+	/* One endpoint per batch: its PKTINFO is built once, then copied. */
+	sticky = vg_sticky_build(t->ep, lb->tctl[0].buf, sizeof(lb->tctl[0].buf));
 	for (k = 0; k < nm; k++) {
 		struct vg_gso_msg *p = &lb->plan[k];
 		struct msghdr *h = &lb->tmsg[k].msg_hdr;
-		size_t ctl = vg_sticky_build(t->ep, lb->tctl[k].buf, sizeof(lb->tctl[k].buf));
+		size_t ctl = sticky;
 
+		if (k && sticky)
+			memcpy(lb->tctl[k].buf, lb->tctl[0].buf, sticky);
 		if (p->gso_size)
 			ctl += vg_cmsg_put_gso(lb->tctl[k].buf + ctl, sizeof(lb->tctl[k].buf) - ctl,
 					       p->gso_size);
 		*h = (struct msghdr){
 			.msg_name = &t->ep->dst,
-			.msg_namelen = vg_endpoint_dst_len(t->ep),
+			.msg_namelen = namelen,
 			.msg_iov = (struct iovec *)(t->pkts + t->done + p->first),
 			.msg_iovlen = p->count,
 			/* No control bytes at all when there is nothing to say. */
