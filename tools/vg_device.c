@@ -1,7 +1,10 @@
 // SPDX-License-Identifier: MIT
 #include "config.h"
 
+#include <netdb.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sodium.h>
 
 #include "tools/vg_device.h"
@@ -63,4 +66,29 @@ void vg_device_free(struct vg_device *dev)
 	}
 	sodium_memzero(dev, sizeof(*dev));
 	free(dev);
+}
+
+bool vg_peer_has_endpoint(const struct vg_peer *peer)
+{
+	return peer->endpoint.sa.sa_family == AF_INET ||
+	       peer->endpoint.sa.sa_family == AF_INET6;
+}
+
+bool vg_endpoint_fmt(char buf[VG_ENDPOINT_SIZE], const union vg_sockaddr *ep)
+{
+	char host[NI_MAXHOST], serv[NI_MAXSERV];
+	socklen_t len = ep->sa.sa_family == AF_INET ? sizeof(ep->in4) : sizeof(ep->in6);
+	int ret;
+
+	ret = getnameinfo(&ep->sa, len, host, sizeof(host), serv, sizeof(serv),
+			  NI_DGRAM | NI_NUMERICSERV | NI_NUMERICHOST);
+	if (ret) {
+		snprintf(buf, VG_ENDPOINT_SIZE, "%s", gai_strerror(ret));
+		return false;
+	}
+	if (ep->sa.sa_family == AF_INET6 && strchr(host, ':'))
+		snprintf(buf, VG_ENDPOINT_SIZE, "[%s]:%s", host, serv);
+	else
+		snprintf(buf, VG_ENDPOINT_SIZE, "%s:%s", host, serv);
+	return true;
 }

@@ -8,6 +8,7 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 
+#include "conn/endpoint.h"	/* union vg_sockaddr */
 #include "tools/vg_encoding.h"
 
 /* The in-memory form of one interface's configuration, shared by the
@@ -30,12 +31,6 @@ enum {
 	VG_PEER_HAS_PUBLIC_KEY = 1U << 2,
 	VG_PEER_HAS_PRESHARED_KEY = 1U << 3,
 	VG_PEER_HAS_KEEPALIVE = 1U << 4,
-};
-
-union vg_sockaddr {
-	struct sockaddr addr;
-	struct sockaddr_in in;
-	struct sockaddr_in6 in6;
 };
 
 struct vg_peer {
@@ -81,5 +76,17 @@ struct vg_peer *vg_device_add_peer(struct vg_device *dev);
 struct vg_allowedip *vg_peer_add_allowedip(struct vg_peer *peer);
 /* Wipes every key before freeing; NULL is fine. */
 void vg_device_free(struct vg_device *dev);
+
+/* The peer's endpoint is set (IPv4 or IPv6). */
+bool vg_peer_has_endpoint(const struct vg_peer *peer);
+
+/* Room for any numeric host (NI_MAXHOST) and service (NI_MAXSERV), the
+ * brackets, the colon and the NUL. */
+#define VG_ENDPOINT_SIZE (1025 + 32 + 8)
+
+/* Formats ep numerically as host:port, [host]:port for IPv6, the form
+ * wg, the UAPI and config files use.  On failure buf holds the resolver's
+ * message and false is returned. */
+bool vg_endpoint_fmt(char buf[VG_ENDPOINT_SIZE], const union vg_sockaddr *ep);
 
 #endif

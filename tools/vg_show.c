@@ -123,37 +123,10 @@ static const char *ip_str(char buf[INET6_ADDRSTRLEN], const struct vg_allowedip 
 	return buf;
 }
 
-static bool has_endpoint(const struct vg_peer *p)
+/* The endpoint, or the resolver's message in its place (as wg prints). */
+static const char *endpoint_str(char buf[VG_ENDPOINT_SIZE], const union vg_sockaddr *ep)
 {
-	return p->endpoint.addr.sa_family == AF_INET || p->endpoint.addr.sa_family == AF_INET6;
-}
-
-#define ENDPOINT_SIZE (4096 + 512 + 8)
-
-/* Formats an endpoint numerically; on failure buf holds the resolver's
- * message (what wg prints in its place) and false is returned. */
-static bool endpoint_fmt(char buf[ENDPOINT_SIZE], const union vg_sockaddr *ep)
-{
-	char host[4096 + 1], serv[512 + 1];
-	socklen_t len = ep->addr.sa_family == AF_INET ? sizeof(ep->in) : sizeof(ep->in6);
-	int ret;
-
-	ret = getnameinfo(&ep->addr, len, host, sizeof(host), serv, sizeof(serv),
-			  NI_DGRAM | NI_NUMERICSERV | NI_NUMERICHOST);
-	if (ret) {
-		snprintf(buf, ENDPOINT_SIZE, "%s", gai_strerror(ret));
-		return false;
-	}
-	if (ep->addr.sa_family == AF_INET6 && strchr(host, ':'))
-		snprintf(buf, ENDPOINT_SIZE, "[%s]:%s", host, serv);
-	else
-		snprintf(buf, ENDPOINT_SIZE, "%s:%s", host, serv);
-	return true;
-}
-
-static const char *endpoint_str(char buf[ENDPOINT_SIZE], const union vg_sockaddr *ep)
-{
-	endpoint_fmt(buf, ep);
+	vg_endpoint_fmt(buf, ep);
 	return buf;
 }
 
@@ -239,7 +212,7 @@ static void pretty_allowedips(FILE *out, const struct vg_peer *p, bool c)
 
 static void pretty_peer(FILE *out, const struct vg_peer *p, const struct vg_show_opts *o)
 {
-	char k[VG_KEY_B64_SIZE], buf[1024], buf2[1024], ep[ENDPOINT_SIZE];
+	char k[VG_KEY_B64_SIZE], buf[1024], buf2[1024], ep[VG_ENDPOINT_SIZE];
 	bool c = o->color;
 
 	fprintf(out, "%s%speer%s: %s%s%s\n", C(c, C_YELLOW), C(c, C_BOLD), C(c, C_RESET),
@@ -247,7 +220,7 @@ static void pretty_peer(FILE *out, const struct vg_peer *p, const struct vg_show
 	if (p->flags & VG_PEER_HAS_PRESHARED_KEY)
 		fprintf(out, "  %spreshared key%s: %s\n", C(c, C_BOLD), C(c, C_RESET),
 			o->show_keys ? b64(k, p->preshared_key) : "(hidden)");
-	if (has_endpoint(p))
+	if (vg_peer_has_endpoint(p))
 		fprintf(out, "  %sendpoint%s: %s\n", C(c, C_BOLD), C(c, C_RESET),
 			endpoint_str(ep, &p->endpoint));
 	pretty_allowedips(out, p, c);
@@ -308,7 +281,7 @@ static void fwmark_line(FILE *out, uint32_t fwmark)
 
 void vg_show_dump(FILE *out, const struct vg_device *dev, bool with_iface)
 {
-	char k[VG_KEY_B64_SIZE], ep[ENDPOINT_SIZE];
+	char k[VG_KEY_B64_SIZE], ep[VG_ENDPOINT_SIZE];
 	const struct vg_peer *p;
 
 	if (with_iface)
@@ -323,7 +296,7 @@ void vg_show_dump(FILE *out, const struct vg_device *dev, bool with_iface)
 		fprintf(out, "%s\t", b64(k, p->public_key));
 		fprintf(out, "%s\t", maybe_key(k, p->preshared_key,
 						 p->flags & VG_PEER_HAS_PRESHARED_KEY));
-		fprintf(out, "%s\t", has_endpoint(p) ? endpoint_str(ep, &p->endpoint) : "(none)");
+		fprintf(out, "%s\t", vg_peer_has_endpoint(p) ? endpoint_str(ep, &p->endpoint) : "(none)");
 		allowedips_list(out, p, ',', '\t');
 		fprintf(out, "%llu\t", (unsigned long long)p->handshake_sec);
 		fprintf(out, "%" PRIu64 "\t%" PRIu64 "\t", p->rx_bytes, p->tx_bytes);
@@ -360,11 +333,11 @@ static bool device_field(FILE *out, const struct vg_device *dev, const char *fie
 
 static void peer_field(FILE *out, const struct vg_peer *p, const char *field)
 {
-	char k[VG_KEY_B64_SIZE], ep[ENDPOINT_SIZE];
+	char k[VG_KEY_B64_SIZE], ep[VG_ENDPOINT_SIZE];
 
 	fprintf(out, "%s", b64(k, p->public_key));
 	if (!strcmp(field, "endpoints"))
-		fprintf(out, "\t%s\n", has_endpoint(p) ? endpoint_str(ep, &p->endpoint) : "(none)");
+		fprintf(out, "\t%s\n", vg_peer_has_endpoint(p) ? endpoint_str(ep, &p->endpoint) : "(none)");
 	else if (!strcmp(field, "allowed-ips")) {
 		fprintf(out, "\t");
 		allowedips_list(out, p, ' ', '\n');
@@ -415,7 +388,7 @@ bool vg_show_field(FILE *out, const struct vg_device *dev, const char *field, bo
 
 void vg_showconf(FILE *out, const struct vg_device *dev)
 {
-	char k[VG_KEY_B64_SIZE], ep[ENDPOINT_SIZE];
+	char k[VG_KEY_B64_SIZE], ep[VG_ENDPOINT_SIZE];
 	const struct vg_allowedip *a;
 	const struct vg_peer *p;
 	char ip[INET6_ADDRSTRLEN];
@@ -442,7 +415,7 @@ void vg_showconf(FILE *out, const struct vg_device *dev)
 		if (p->first_allowedip)
 			fprintf(out, "\n");
 		/* A failed lookup prints nothing here, unlike in `show`. */
-		if (has_endpoint(p) && endpoint_fmt(ep, &p->endpoint))
+		if (vg_peer_has_endpoint(p) && vg_endpoint_fmt(ep, &p->endpoint))
 			fprintf(out, "Endpoint = %s\n", ep);
 		if (p->keepalive)
 			fprintf(out, "PersistentKeepalive = %u\n", p->keepalive);

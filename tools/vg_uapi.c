@@ -335,16 +335,10 @@ fail:
 
 static void write_endpoint(FILE *f, const union vg_sockaddr *ep)
 {
-	char host[INET6_ADDRSTRLEN + IF_NAMESIZE + 2], port[16];
-	socklen_t len = ep->addr.sa_family == AF_INET ? sizeof(ep->in) : sizeof(ep->in6);
+	char buf[VG_ENDPOINT_SIZE];
 
-	if (getnameinfo(&ep->addr, len, host, sizeof(host), port, sizeof(port),
-			NI_DGRAM | NI_NUMERICSERV | NI_NUMERICHOST))
-		return;
-	if (ep->addr.sa_family == AF_INET6 && strchr(host, ':'))
-		fprintf(f, "endpoint=[%s]:%s\n", host, port);
-	else
-		fprintf(f, "endpoint=%s:%s\n", host, port);
+	if (vg_endpoint_fmt(buf, ep))
+		fprintf(f, "endpoint=%s\n", buf);
 }
 
 static void write_allowedip(FILE *f, const struct vg_allowedip *a)
@@ -375,7 +369,7 @@ static void write_peer(FILE *f, const struct vg_peer *peer)
 		fprintf(f, "preshared_key=%s\n", hex);
 		sodium_memzero(hex, sizeof(hex));
 	}
-	if (peer->endpoint.addr.sa_family == AF_INET || peer->endpoint.addr.sa_family == AF_INET6)
+	if (vg_peer_has_endpoint(peer))
 		write_endpoint(f, &peer->endpoint);
 	if (peer->flags & VG_PEER_HAS_KEEPALIVE)
 		fprintf(f, "persistent_keepalive_interval=%u\n", peer->keepalive);

@@ -193,8 +193,8 @@ START_TEST(config_full)
 				    VG_PEER_HAS_KEEPALIVE | VG_PEER_REPLACE_ALLOWEDIPS);
 	ck_assert_uint_eq(p->public_key[0], 0xff);
 	ck_assert_uint_eq(p->keepalive, 0);
-	ck_assert_int_eq(p->endpoint.addr.sa_family, AF_INET);
-	ck_assert_uint_eq(ntohs(p->endpoint.in.sin_port), 4000);
+	ck_assert_int_eq(p->endpoint.sa.sa_family, AF_INET);
+	ck_assert_uint_eq(ntohs(p->endpoint.in4.sin_port), 4000);
 	a = p->first_allowedip;
 	inet_ntop(AF_INET, &a->ip4, ip, sizeof(ip));
 	ck_assert_str_eq(ip, "10.0.0.0");
@@ -206,7 +206,7 @@ START_TEST(config_full)
 	ck_assert_uint_eq(a->cidr, 32);
 	ck_assert_ptr_null(a->next);
 	p = p->next;
-	ck_assert_int_eq(p->endpoint.addr.sa_family, AF_INET6);
+	ck_assert_int_eq(p->endpoint.sa.sa_family, AF_INET6);
 	ck_assert_uint_eq(p->flags, VG_PEER_HAS_PUBLIC_KEY | VG_PEER_REPLACE_ALLOWEDIPS);
 	ck_assert_ptr_null(p->first_allowedip);
 	ck_assert_uint_eq(ntohs(p->endpoint.in6.sin6_port), 5);
@@ -330,8 +330,8 @@ START_TEST(config_endpoint_name)
 	/* localhost comes from /etc/hosts: no network needed. */
 	dev = parse("[Peer]\nPublicKey=" K1 "\nEndpoint = localhost:7\n", false, &err);
 	ck_assert_msg(dev, "%s", sink_str(&err));
-	if (dev->first_peer->endpoint.addr.sa_family == AF_INET)
-		port = ntohs(dev->first_peer->endpoint.in.sin_port);
+	if (dev->first_peer->endpoint.sa.sa_family == AF_INET)
+		port = ntohs(dev->first_peer->endpoint.in4.sin_port);
 	else
 		port = ntohs(dev->first_peer->endpoint.in6.sin6_port);
 	ck_assert_uint_eq(port, 7);
