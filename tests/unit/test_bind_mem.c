@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "conn/bind.h"
+#include "tests/unit/conn_testutil.h"
 #include "tests/unit/testutil.h"
 
 static uint8_t tx[200][1500];
@@ -17,17 +18,6 @@ static uint8_t rx[128][2048];
 
 static void quiet(void *arg, const char *msg)
 {
-}
-
-static struct vg_endpoint to4(uint16_t port)
-{
-	struct vg_endpoint ep;
-
-	memset(&ep, 0, sizeof(ep));
-	ep.dst.in4.sin_family = AF_INET;
-	ep.dst.in4.sin_port = htons(port);
-	ep.dst.in4.sin_addr.s_addr = htonl(0x7f000002);
-	return ep;
 }
 
 static void slots(struct vg_rx_pkt *p, unsigned int n)
@@ -67,7 +57,7 @@ START_TEST(exchange)
 		iov[i].iov_base = tx[i];
 		iov[i].iov_len = len;
 	}
-	ep = to4(vg_bind_port(b));
+	ep = vg_test_ep("127.0.0.2", vg_bind_port(b));
 	ck_assert_int_eq(vg_bind_send(a, &ep, iov, 200), 200);
 	ck_assert(readable(vg_bind_fd(b, AF_INET)));
 	while (got < 200) {
@@ -128,7 +118,7 @@ START_TEST(gro_off_and_ports)
 		iov[i].iov_base = tx[i];
 		iov[i].iov_len = 100;
 	}
-	ep = to4(vg_bind_port(b));
+	ep = vg_test_ep("127.0.0.2", vg_bind_port(b));
 	ck_assert_int_eq(vg_bind_send(a, &ep, iov, 10), 10);
 	slots(p, 10);
 	ck_assert_int_eq(vg_bind_recv(b, AF_INET, p, 10), 10);
@@ -140,7 +130,7 @@ START_TEST(gro_off_and_ports)
 	ck_assert_uint_ne(vg_bind_port(b), ntohs(ep.dst.in4.sin_port));
 	ck_assert_int_eq(vg_bind_send(a, &ep, iov, 1), 1);
 	ck_assert_int_eq(vg_bind_recv(b, AF_INET, p, 10), 0);
-	ep = to4(vg_bind_port(b));
+	ep = vg_test_ep("127.0.0.2", vg_bind_port(b));
 	ck_assert_int_eq(vg_bind_send(a, &ep, iov, 1), 1);
 	ck_assert_int_eq(vg_bind_recv(b, AF_INET, p, 10), 1);
 	vg_bind_close(a);
@@ -167,7 +157,7 @@ START_TEST(group_affinity)
 	}
 	c = (struct vg_bind_config){ .log = quiet };
 	ck_assert_int_eq(vg_bind_open_mem(&cl, net, &c), 0);
-	ep = to4(vg_bind_port(g[0]));
+	ep = vg_test_ep("127.0.0.2", vg_bind_port(g[0]));
 	for (int k = 0; k < 5; k++)
 		ck_assert_int_eq(vg_bind_send(cl, &ep, &iov, 1), 1);
 	for (int i = 0; i < 3; i++) {

@@ -12,34 +12,13 @@
 
 #include "conn/endpoint.h"
 #include "conn/sticky.h"
+#include "tests/unit/conn_testutil.h"
 #include "tests/unit/testutil.h"
 
 union ctl {
 	char buf[512];
 	struct cmsghdr align;
 };
-
-static struct vg_endpoint ep4(const char *dst, uint16_t port)
-{
-	struct vg_endpoint ep;
-
-	memset(&ep, 0, sizeof(ep));
-	ep.dst.in4.sin_family = AF_INET;
-	ep.dst.in4.sin_port = htons(port);
-	ck_assert_int_eq(inet_pton(AF_INET, dst, &ep.dst.in4.sin_addr), 1);
-	return ep;
-}
-
-static struct vg_endpoint ep6(const char *dst, uint16_t port)
-{
-	struct vg_endpoint ep;
-
-	memset(&ep, 0, sizeof(ep));
-	ep.dst.in6.sin6_family = AF_INET6;
-	ep.dst.in6.sin6_port = htons(port);
-	ck_assert_int_eq(inet_pton(AF_INET6, dst, &ep.dst.in6.sin6_addr), 1);
-	return ep;
-}
 
 /* Appends one cmsg at *off in c (through CMSG_DATA), returns it. */
 static struct cmsghdr *add(union ctl *c, size_t *off, int level, int type, const void *d,
@@ -77,7 +56,7 @@ static struct in_pktinfo pi4(const char *spec, int ifindex)
 
 START_TEST(build_v4)
 {
-	struct vg_endpoint ep = ep4("10.0.0.2", 51820);
+	struct vg_endpoint ep = vg_test_ep("10.0.0.2", 51820);
 	union ctl c;
 	struct in_pktinfo got;
 	struct cmsghdr *cm = (struct cmsghdr *)c.buf;
@@ -100,7 +79,7 @@ END_TEST
 
 START_TEST(build_v6)
 {
-	struct vg_endpoint ep = ep6("fd00::2", 51820);
+	struct vg_endpoint ep = vg_test_ep("fd00::2", 51820);
 	union ctl c;
 	struct in6_pktinfo got;
 	struct cmsghdr *cm = (struct cmsghdr *)c.buf;
@@ -122,7 +101,7 @@ END_TEST
 
 START_TEST(build_nothing)
 {
-	struct vg_endpoint ep = ep4("10.0.0.2", 1);
+	struct vg_endpoint ep = vg_test_ep("10.0.0.2", 1);
 	union ctl c;
 
 	/* No source: no control bytes at all. */
@@ -137,7 +116,7 @@ END_TEST
 
 START_TEST(parse_v4)
 {
-	struct vg_endpoint ep = ep4("10.0.0.2", 1);
+	struct vg_endpoint ep = vg_test_ep("10.0.0.2", 1);
 	struct in_pktinfo pi = pi4("127.0.0.1", 5);
 	union ctl c;
 	size_t off = 0;
@@ -154,7 +133,7 @@ END_TEST
 
 START_TEST(parse_v6)
 {
-	struct vg_endpoint ep = ep6("fd00::2", 1);
+	struct vg_endpoint ep = vg_test_ep("fd00::2", 1);
 	struct in6_pktinfo pi = { .ipi6_addr = in6addr_loopback, .ipi6_ifindex = 5 };
 	union ctl c;
 	size_t off = 0;
@@ -170,7 +149,7 @@ END_TEST
 
 START_TEST(parse_clears_on_empty)
 {
-	struct vg_endpoint ep = ep4("10.0.0.2", 1);
+	struct vg_endpoint ep = vg_test_ep("10.0.0.2", 1);
 	union ctl c;
 	struct msghdr m = msg_of(&c, 0);
 
@@ -186,7 +165,7 @@ END_TEST
 
 START_TEST(parse_multiple)
 {
-	struct vg_endpoint ep = ep4("10.0.0.2", 1);
+	struct vg_endpoint ep = vg_test_ep("10.0.0.2", 1);
 	struct in_pktinfo pi = pi4("127.0.0.2", 3), other = pi4("127.0.0.9", 9);
 	struct timeval tv = { 1, 2 };
 	union ctl c;
@@ -207,7 +186,7 @@ END_TEST
 
 START_TEST(parse_wrong_family)
 {
-	struct vg_endpoint ep = ep6("fd00::2", 1);
+	struct vg_endpoint ep = vg_test_ep("fd00::2", 1);
 	struct in_pktinfo pi = pi4("127.0.0.2", 3);
 	union ctl c;
 	size_t off = 0;
@@ -222,7 +201,7 @@ END_TEST
 
 START_TEST(parse_truncated)
 {
-	struct vg_endpoint ep = ep4("10.0.0.2", 1);
+	struct vg_endpoint ep = vg_test_ep("10.0.0.2", 1);
 	struct in_pktinfo pi = pi4("127.0.0.2", 3);
 	struct timeval tv = { 1, 2 };
 	union ctl c;
@@ -279,7 +258,7 @@ END_TEST
 
 START_TEST(put_gso_after_sticky)
 {
-	struct vg_endpoint ep = ep6("fd00::2", 1);
+	struct vg_endpoint ep = vg_test_ep("fd00::2", 1);
 	union ctl c;
 	size_t len;
 	struct msghdr m;
@@ -318,7 +297,7 @@ START_TEST(endpoint_helpers)
 	ck_assert_int_eq(vg_endpoint_from_sockaddr(&a, (struct sockaddr *)&mapped, sizeof(mapped)), 0);
 	ck_assert_int_eq(vg_endpoint_family(&a), AF_INET);
 	ck_assert_str_eq(vg_endpoint_format(&a, s, sizeof(s)), "192.0.2.7:51820");
-	b = ep4("192.0.2.7", 51820);
+	b = vg_test_ep("192.0.2.7", 51820);
 	b.has_src = true;
 	ck_assert(vg_endpoint_dst_equal(&a, &b));
 	b.dst.in4.sin_port = htons(1);

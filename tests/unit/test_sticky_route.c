@@ -22,26 +22,14 @@
 #include <linux/rtnetlink.h>
 
 #include "conn/sticky.h"
+#include "tests/unit/conn_testutil.h"
 #include "tests/unit/testutil.h"
 
-static struct vg_endpoint ep_of(int family, const char *dst, const char *src, uint32_t ifindex)
+static struct vg_endpoint ep_of(const char *dst, const char *src, uint32_t ifindex)
 {
-	struct vg_endpoint ep;
+	struct vg_endpoint ep = vg_test_ep(dst, 51820);
 
-	memset(&ep, 0, sizeof(ep));
-	if (family == AF_INET) {
-		ep.dst.in4.sin_family = AF_INET;
-		ep.dst.in4.sin_port = htons(51820);
-		inet_pton(AF_INET, dst, &ep.dst.in4.sin_addr);
-		inet_pton(AF_INET, src, &ep.src.in4);
-	} else {
-		ep.dst.in6.sin6_family = AF_INET6;
-		ep.dst.in6.sin6_port = htons(51820);
-		inet_pton(AF_INET6, dst, &ep.dst.in6.sin6_addr);
-		inet_pton(AF_INET6, src, &ep.src.in6);
-	}
-	ep.has_src = true;
-	ep.src_ifindex = ifindex;
+	vg_test_ep_src(&ep, src, ifindex);
 	return ep;
 }
 
@@ -135,7 +123,7 @@ static int wait_change(struct vg_route_watch *w)
 START_TEST(check_loopback)
 {
 	struct vg_route_watch *w;
-	struct vg_endpoint ep = ep_of(AF_INET, "127.0.0.1", "127.0.0.1", 1);
+	struct vg_endpoint ep = ep_of("127.0.0.1", "127.0.0.1", 1);
 
 	ck_assert_int_eq(vg_route_watch_open(&w), 0);
 	ck_assert_int_eq(vg_route_check(w, &ep, 0), 1);
@@ -152,7 +140,7 @@ END_TEST
 static void route_family(int family, const char *net, int plen, const char *dst, const char *src)
 {
 	struct vg_route_watch *w;
-	struct vg_endpoint ep = ep_of(family, dst, src, if_nametoindex("lo"));
+	struct vg_endpoint ep = ep_of(dst, src, if_nametoindex("lo"));
 	int ret;
 
 	if (!private_netns()) {

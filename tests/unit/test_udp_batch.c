@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "conn/batch.h"
+#include "tests/unit/conn_testutil.h"
 #include "tests/unit/testutil.h"
 
 #define MAXB VG_UDP_GSO_MAX_BYTES_V4
@@ -178,15 +179,9 @@ END_TEST
 
 static struct vg_endpoint ep_a(void)
 {
-	struct vg_endpoint ep;
+	struct vg_endpoint ep = vg_test_ep("10.0.0.1", 9);
 
-	memset(&ep, 0, sizeof(ep));
-	ep.dst.in4.sin_family = AF_INET;
-	ep.dst.in4.sin_port = htons(9);
-	ep.dst.in4.sin_addr.s_addr = htonl(0x0a000001);
-	ep.has_src = true;
-	ep.src.in4.s_addr = htonl(0x7f000002);
-	ep.src_ifindex = 4;
+	vg_test_ep_src(&ep, "127.0.0.2", 4);
 	return ep;
 }
 

@@ -20,6 +20,7 @@
 
 #include "conn/bind.h"
 #include "conn/sticky.h"
+#include "tests/unit/conn_testutil.h"
 #include "tests/unit/testutil.h"
 
 #define SLOT 2048
@@ -51,23 +52,6 @@ static struct vg_bind *open_bind(const struct vg_bind_config *c)
 static bool has_v6(struct vg_bind *b)
 {
 	return vg_bind_fd(b, AF_INET6) >= 0;
-}
-
-static struct vg_endpoint to(int family, const char *addr, uint16_t port)
-{
-	struct vg_endpoint ep;
-
-	memset(&ep, 0, sizeof(ep));
-	if (family == AF_INET) {
-		ep.dst.in4.sin_family = AF_INET;
-		ep.dst.in4.sin_port = htons(port);
-		inet_pton(AF_INET, addr, &ep.dst.in4.sin_addr);
-	} else {
-		ep.dst.in6.sin6_family = AF_INET6;
-		ep.dst.in6.sin6_port = htons(port);
-		inet_pton(AF_INET6, addr, &ep.dst.in6.sin6_addr);
-	}
-	return ep;
 }
 
 static const char *lo(int family)
@@ -174,7 +158,7 @@ static void stream(struct vg_bind *a, struct vg_bind *b, int family, unsigned in
 		   unsigned int rx_slots)
 {
 	static struct vg_rx_pkt got[VG_BIND_BATCH];
-	struct vg_endpoint ep = to(family, lo(family), vg_bind_port(b));
+	struct vg_endpoint ep = vg_test_ep(lo(family), vg_bind_port(b));
 	struct iovec iov[VG_BIND_BATCH];
 	size_t sizes[VG_BIND_BATCH];
 	uint32_t seq = 0;
@@ -304,7 +288,7 @@ START_TEST(truncated_direct)
 	c.no_gro = true;
 	a = open_bind(&c);
 	b = open_bind(&c);
-	ep = to(AF_INET, "127.0.0.1", vg_bind_port(b));
+	ep = vg_test_ep("127.0.0.1", vg_bind_port(b));
 	fill(txbuf[0], 10, 0);
 	fill(txbuf[1], 500, 1);
 	fill(txbuf[2], 20, 2);
@@ -350,7 +334,7 @@ START_TEST(sticky_reply_source)
 {
 	struct vg_bind_config c = cfg();
 	struct vg_bind *a = open_bind(&c), *b = open_bind(&c);
-	struct vg_endpoint ep = to(AF_INET, "127.0.0.2", vg_bind_port(b)), back;
+	struct vg_endpoint ep = vg_test_ep("127.0.0.2", vg_bind_port(b)), back;
 	struct vg_rx_pkt got[1];
 	struct iovec iov = { .iov_base = txbuf[0], .iov_len = 100 };
 	char s[64];
@@ -415,7 +399,7 @@ START_TEST(sticky_v6)
 
 	if (!has_v6(a) || !has_v6(b))
 		goto out;
-	ep = to(AF_INET6, "::1", vg_bind_port(b));
+	ep = vg_test_ep("::1", vg_bind_port(b));
 	fill(txbuf[0], 64, 1);
 	ck_assert_int_eq(vg_bind_send(a, &ep, &iov, 1), 1);
 	ck_assert_uint_eq(recv_some(b, AF_INET6, got, 1, 1), 1);
@@ -440,7 +424,7 @@ START_TEST(sticky_stale_real)
 {
 	struct vg_bind_config c = cfg();
 	struct vg_bind *a = open_bind(&c), *b = open_bind(&c);
-	struct vg_endpoint ep = to(AF_INET, "127.0.0.1", vg_bind_port(b));
+	struct vg_endpoint ep = vg_test_ep("127.0.0.1", vg_bind_port(b));
 	struct iovec iov = { .iov_base = txbuf[0], .iov_len = 50 };
 	struct vg_rx_pkt got[1];
 	struct vg_bind_stats sa;
@@ -482,7 +466,7 @@ START_TEST(reuseport_group)
 	}
 	for (int round = 0; round < PER; round++) {
 		for (int k = 0; k < CLIENTS; k++) {
-			struct vg_endpoint ep = to(AF_INET, "127.0.0.1", vg_bind_port(g[0]));
+			struct vg_endpoint ep = vg_test_ep("127.0.0.1", vg_bind_port(g[0]));
 
 			fill(txbuf[0], 40, (uint32_t)k);
 			ck_assert_int_eq(vg_bind_send(cl[k], &ep, &iov, 1), 1);
@@ -542,7 +526,7 @@ START_TEST(rebind)
 	/* Taken port: refused, and the old socket keeps working. */
 	ck_assert_int_eq(vg_bind_rebind(b, vg_bind_port(other)), -EADDRINUSE);
 	ck_assert_uint_eq(vg_bind_port(b), old);
-	ep = to(AF_INET, "127.0.0.1", old);
+	ep = vg_test_ep("127.0.0.1", old);
 	ck_assert_int_eq(vg_bind_send(a, &ep, &iov, 1), 1);
 	ck_assert_uint_eq(recv_some(b, AF_INET, got, 1, 1), 1);
 	free_rx(got, 1);
@@ -552,7 +536,7 @@ START_TEST(rebind)
 	/* A new random port works. */
 	ck_assert_int_eq(vg_bind_rebind(b, 0), 0);
 	ck_assert_uint_ne(vg_bind_port(b), old);
-	ep = to(AF_INET, "127.0.0.1", vg_bind_port(b));
+	ep = vg_test_ep("127.0.0.1", vg_bind_port(b));
 	ck_assert_int_eq(vg_bind_send(a, &ep, &iov, 1), 1);
 	ck_assert_uint_eq(recv_some(b, AF_INET, got, 1, 1), 1);
 	check_dgram(got[0].data, got[0].len, 10, 9);
@@ -586,7 +570,7 @@ START_TEST(group_rebind)
 	for (int i = 1; i < 3; i++)
 		ck_assert_uint_eq(vg_bind_port(g[i]), vg_bind_port(g[0]));
 	/* The new port receives, on some member. */
-	ep = to(AF_INET, "127.0.0.1", vg_bind_port(g[0]));
+	ep = vg_test_ep("127.0.0.1", vg_bind_port(g[0]));
 	fill(txbuf[0], 10, 1);
 	ck_assert_int_eq(vg_bind_send(other, &ep, &iov, 1), 1);
 	for (int tries = 0; tries < 200 && !arrived; tries++) {
@@ -608,7 +592,7 @@ START_TEST(wrong_family)
 {
 	struct vg_bind_config c = cfg();
 	struct vg_bind *a;
-	struct vg_endpoint ep = to(AF_INET6, "::1", 9);
+	struct vg_endpoint ep = vg_test_ep("::1", 9);
 	struct iovec iov = { .iov_base = txbuf[0], .iov_len = 10 };
 	struct vg_rx_pkt p[1];
 
@@ -671,7 +655,7 @@ static void run_injected(struct inject *in, struct vg_bind_stats *sa, struct vg_
 	struct vg_bind_syscalls sc = { .sendmmsg = inj_sendmmsg, .arg = in };
 	static struct vg_rx_pkt got[VG_BIND_BATCH];
 	struct iovec iov[100];
-	struct vg_endpoint ep = to(AF_INET, "127.0.0.1", vg_bind_port(b));
+	struct vg_endpoint ep = vg_test_ep("127.0.0.1", vg_bind_port(b));
 
 	vg_bind_set_syscalls(a, &sc);
 	for (uint32_t round = 0; round < 3; round++) {
@@ -781,7 +765,7 @@ START_TEST(inject_unreachable)
 	struct vg_bind *a = open_bind(&c);
 	struct inject in = { .err = ECONNREFUSED, .times = 1 };
 	struct vg_bind_syscalls sc = { .sendmmsg = inj_sendmmsg, .arg = &in };
-	struct vg_endpoint ep = to(AF_INET, "127.0.0.1", 9);
+	struct vg_endpoint ep = vg_test_ep("127.0.0.1", 9);
 	struct iovec iov[4];
 	struct vg_bind_stats s;
 
@@ -855,7 +839,7 @@ START_TEST(control_bytes)
 	struct vg_bind *a = open_bind(&c), *b = open_bind(&c);
 	struct inspect in = { 0 };
 	struct vg_bind_syscalls sc = { .sendmmsg = inspect_sendmmsg, .arg = &in };
-	struct vg_endpoint ep = to(AF_INET, "127.0.0.1", vg_bind_port(b));
+	struct vg_endpoint ep = vg_test_ep("127.0.0.1", vg_bind_port(b));
 	static struct vg_rx_pkt got[VG_BIND_BATCH];
 	struct iovec iov[VG_BIND_BATCH];
 

@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "conn/bind.h"
+#include "tests/unit/conn_testutil.h"
 #include "tests/unit/testutil.h"
 
 static uint8_t tx[200][1500];
@@ -87,17 +88,6 @@ static bool private_netns(void)
 		}                                                                     \
 	} while (0)
 
-static struct vg_endpoint to4(const char *addr, uint16_t port)
-{
-	struct vg_endpoint ep;
-
-	memset(&ep, 0, sizeof(ep));
-	ep.dst.in4.sin_family = AF_INET;
-	ep.dst.in4.sin_port = htons(port);
-	inet_pton(AF_INET, addr, &ep.dst.in4.sin_addr);
-	return ep;
-}
-
 static void batch(struct iovec *iov, unsigned int n, size_t size, uint32_t seq0)
 {
 	for (unsigned int i = 0; i < n; i++) {
@@ -146,7 +136,7 @@ START_TEST(gso_eio_real)
 	struct vg_bind *a;
 	struct vg_bind_stats s;
 	struct iovec iov[100];
-	struct vg_endpoint ep = to4("10.203.0.2", 9);
+	struct vg_endpoint ep = vg_test_ep("10.203.0.2", 9);
 
 	NEED_NETNS();
 	if (!sh("ip tuntap add dev vgt0 mode tun") || !sh("ip addr add 10.203.0.1/24 dev vgt0") ||
@@ -192,7 +182,7 @@ START_TEST(gso_too_big_real)
 	ck_assert(sh("ip link set lo mtu 1280"));
 	ck_assert_int_eq(vg_bind_open(&a, &c), 0);
 	ck_assert_int_eq(vg_bind_open(&b, &c), 0);
-	ep = to4("127.0.0.1", vg_bind_port(b));
+	ep = vg_test_ep("127.0.0.1", vg_bind_port(b));
 	batch(iov, 100, 1452, 0);
 	ck_assert_int_eq(vg_bind_send(a, &ep, iov, 100), 100);
 	expect(b, 100, 1452, 0);	/* fragmented and reassembled, all there */
