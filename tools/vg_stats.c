@@ -54,8 +54,9 @@ static int peer_open(struct vg_stats *st, const char *hex)
 	return 0;
 }
 
-static int stats_line(struct vg_stats *st, const char *key, const char *value, int *status)
+static int stats_line(void *arg, const char *key, char *value, int *status)
 {
+	struct vg_stats *st = arg;
 	char *end;
 	long n;
 
@@ -76,27 +77,7 @@ static int stats_line(struct vg_stats *st, const char *key, const char *value, i
 
 int vg_stats_read(FILE *f, struct vg_stats *st)
 {
-	int status = -EPROTO, ret = -EPROTO;
-	size_t cap = 0, len;
-	char *line = NULL, *eq;
-
-	while (getline(&line, &cap, f) > 0) {
-		len = strlen(line);
-		if (len == 1 && line[0] == '\n') {
-			ret = status;
-			break;
-		}
-		eq = strchr(line, '=');
-		if (!eq || line[len - 1] != '\n')
-			break;
-		*eq++ = line[len - 1] = '\0';
-		ret = stats_line(st, line, eq, &status);
-		if (ret)
-			break;
-		ret = -EPROTO;
-	}
-	free(line);
-	return ret;
+	return vg_uapi_read_lines(f, stats_line, st);
 }
 
 int vg_stats_fetch(struct vg_stats *st, const char *iface)

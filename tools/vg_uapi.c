@@ -242,9 +242,16 @@ static int peer_key(struct vg_peer *p, const char *key, char *value)
 	return peer_num(p, key, value);
 }
 
-static int get_line(struct vg_device *dev, struct vg_peer **peer, const char *key,
-		    char *value, int *status)
+struct get_ctx {
+	struct vg_device *dev;
+	struct vg_peer *peer;	/* the section public_key= opened last */
+};
+
+static int get_line(void *arg, const char *key, char *value, int *status)
 {
+	struct get_ctx *g = arg;
+	struct vg_device *dev = g->dev;
+	struct vg_peer **peer = &g->peer;
 	unsigned long long n;
 
 	if (!strcmp(key, "public_key")) {
@@ -267,9 +274,8 @@ static int get_line(struct vg_device *dev, struct vg_peer **peer, const char *ke
 	return peer_key(*peer, key, value);
 }
 
-int vg_uapi_read_get(FILE *f, struct vg_device *dev)
+int vg_uapi_read_lines(FILE *f, vg_uapi_line_fn *cb, void *ctx)
 {
-	struct vg_peer *peer = NULL;
 	size_t cap = 0, len;
 	char *line = NULL, *value;
 	int status = -EPROTO, ret = -EPROTO, r;
@@ -286,7 +292,7 @@ int vg_uapi_read_get(FILE *f, struct vg_device *dev)
 		if (!value || line[len - 1] != '\n')
 			break;
 		*value++ = line[len - 1] = '\0';
-		r = get_line(dev, &peer, line, value, &status);
+		r = cb(ctx, line, value, &status);
 		if (r < 0)
 			ret = r;
 		if (r)
@@ -297,6 +303,13 @@ int vg_uapi_read_get(FILE *f, struct vg_device *dev)
 		free(line);
 	}
 	return ret;
+}
+
+int vg_uapi_read_get(FILE *f, struct vg_device *dev)
+{
+	struct get_ctx g = { .dev = dev };
+
+	return vg_uapi_read_lines(f, get_line, &g);
 }
 
 int vg_uapi_get(struct vg_device **out, const char *iface)

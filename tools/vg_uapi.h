@@ -27,6 +27,15 @@ int vg_uapi_set(const struct vg_device *dev);
  * for the unit tests. */
 int vg_uapi_read_get(FILE *f, struct vg_device *dev);
 void vg_uapi_write_set(FILE *f, const struct vg_device *dev);
+/*
+ * Reads a reply's key=value lines up to the blank line that ends it and
+ * hands each to line(ctx, key, value, &status); line sets status from the
+ * errno= line and returns 0 to go on, a negative errno to stop with it, or
+ * 1 to stop with -EPROTO.  Returns status at the blank line, -EPROTO for a
+ * malformed or unterminated reply.  Lines are wiped (they may carry keys).
+ */
+typedef int vg_uapi_line_fn(void *ctx, const char *key, char *value, int *status);
+int vg_uapi_read_lines(FILE *f, vg_uapi_line_fn *line, void *ctx);
 /* Reads a set reply's "errno=N" line: 0 or the daemon's negative errno. */
 int vg_uapi_read_status(FILE *f);
 
