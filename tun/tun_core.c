@@ -385,8 +385,8 @@ static int write_plain(struct tun *t, unsigned int qi, uint8_t *const *bufs,
 		       size_t *lens, size_t n, size_t headroom)
 {
 	struct tun_queue *q = &t->q[qi];
+	size_t i, sent = 0;
 	int err = 0;
-	size_t i;
 
 	for (i = 0; i < n; i++) {
 		uint8_t *p = bufs[i] + headroom;
@@ -400,13 +400,16 @@ static int write_plain(struct tun *t, unsigned int qi, uint8_t *const *bufs,
 		}
 		r = xmit_wait(t, qi, p, len);
 		if (r < 0) {
-			q->c.write_errors++;
 			if (!err)
 				err = r;
 			continue;
 		}
-		q->c.writes++;
+		sent++;
 	}
+	/* Added once per batch: xmit_wait() is a call, so per-packet increments
+	 * of q->c would each go to memory. */
+	q->c.writes += sent;
+	q->c.write_errors += n - sent;
 	return err;
 }
 
@@ -414,6 +417,7 @@ int tun_write(struct tun *t, unsigned int qi, uint8_t *const *bufs,
 	      size_t *lens, size_t n, size_t headroom)
 {
 	struct gro_stats st = { 0 };
+	uint64_t writes = 0, errors = 0;
 	struct tun_queue *q;
 	unsigned int flags;
 	int cnt, err = 0, i;
@@ -453,19 +457,21 @@ int tun_write(struct tun *t, unsigned int qi, uint8_t *const *bufs,
 			q->c.rejected++;
 			gro_disable(t, GRO_TCP | GRO_UDP,
 				    "the kernel refused a coalesced write (EINVAL)");
-			r = xmit_split(t, qi, frame, len);
+			r = xmit_split(t, qi, frame, len);	/* counts its own */
 			if (r < 0 && !err)
 				err = r;
 			continue;
 		}
 		if (r < 0) {
-			q->c.write_errors++;
+			errors++;
 			if (!err)
 				err = r;
 			continue;
 		}
-		q->c.writes++;
+		writes++;
 	}
+	q->c.writes += writes;
+	q->c.write_errors += errors;
 	return err ? err : (int)n;
 }
 
