@@ -99,6 +99,7 @@ tunnel_keys() {
 # fd78::1/2, outer endpoints over the veth (OUTER=4 or 6).
 tunnel_config() {
 	local tool=$1 outer=${2:-4} epa epb
+	[ "$tool" = vg ] && tool=$VG
 	if [ "$outer" = 6 ]; then epa="[fd77::1]:51820"; epb="[fd77::2]:51821"
 	else epa="10.77.0.1:51820"; epb="10.77.0.2:51821"; fi
 	echo "$KEY_A" >"$_tmp/ka"; echo "$KEY_B" >"$_tmp/kb"; echo "$PSK" >"$_tmp/psk"

@@ -12,7 +12,7 @@ topo_init
 tunnel_keys
 start_daemon "$NS_A" "$IF_A" vguard
 start_daemon "$NS_B" "$IF_B" vguard
-tunnel_config wg 4
+tunnel_config vg 4
 wait_ping "$NS_A" 10.78.0.2 || fail "no ping"
 in_b wg show "$IF_B" endpoints | grep -q '10.77.0.1:51820' || fail "B's endpoint for A is not 10.77.0.1"
 transfer_check "$NS_A" "$NS_B" 10.78.0.2 150 &
