@@ -8,11 +8,7 @@ source "$here/tunnel_lib.sh"
 require_root
 require_cmd ip wg iperf3 python3
 require_dataplane
-topo_init
-tunnel_keys
-start_daemon "$NS_A" "$IF_A" vguard
-start_daemon "$NS_B" "$IF_B" vguard
-tunnel_config wg 4
+tunnel_up vguard wg
 
 wait_ping "$NS_A" 10.78.0.2 || fail "no IPv4 ping through the tunnel"
 wait_ping "$NS_B" fd78::1 || fail "no IPv6 ping through the tunnel"

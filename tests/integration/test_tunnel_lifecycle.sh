@@ -8,11 +8,7 @@ source "$here/tunnel_lib.sh"
 require_root
 require_cmd ip wg python3
 require_dataplane
-topo_init
-tunnel_keys
-start_daemon "$NS_A" "$IF_A" vguard
-start_daemon "$NS_B" "$IF_B" vguard
-tunnel_config wg 4
+tunnel_up vguard wg
 wait_ping "$NS_A" 10.78.0.2 || fail "no ping"
 
 # Restart B while A sends to it; TCP rides out the gap.

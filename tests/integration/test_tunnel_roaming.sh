@@ -8,11 +8,7 @@ source "$here/tunnel_lib.sh"
 require_root
 require_cmd ip wg python3
 require_dataplane
-topo_init
-tunnel_keys
-start_daemon "$NS_A" "$IF_A" vguard
-start_daemon "$NS_B" "$IF_B" vguard
-tunnel_config vg 4
+tunnel_up vguard vg
 wait_ping "$NS_A" 10.78.0.2 || fail "no ping"
 in_b wg show "$IF_B" endpoints | grep -q '10.77.0.1:51820' || fail "B's endpoint for A is not 10.77.0.1"
 transfer_check "$NS_A" "$NS_B" 10.78.0.2 150 &

@@ -8,11 +8,7 @@ source "$here/tunnel_lib.sh"
 require_root
 require_cmd ip wg iperf3 python3 wireguard-go
 require_dataplane
-topo_init
-tunnel_keys
-start_daemon "$NS_A" "$IF_A" vguard
-start_daemon "$NS_B" "$IF_B" wireguard-go
-tunnel_config wg 4
+tunnel_up wireguard-go wg
 
 wait_ping "$NS_A" 10.78.0.2 || fail "vguard -> wireguard-go: no ping"
 [ "$(stat_of "$NS_A" "$IF_A" handshake_initiations_sent)" -ge 1 ] ||

@@ -89,3 +89,14 @@ wait_tx() {
 	done
 	fail "no traffic from $2"
 }
+
+# tunnel_up IMPL_B TOOL: the usual two-namespace topology with vguard in A
+# and IMPL_B (vguard or wireguard-go) in B, configured with TOOL (wg or vg)
+# over the IPv4 underlay.
+tunnel_up() {
+	topo_init
+	tunnel_keys
+	start_daemon "$NS_A" "$IF_A" vguard
+	start_daemon "$NS_B" "$IF_B" "$1"
+	tunnel_config "$2" 4
+}
