@@ -245,8 +245,7 @@ static void ctl_dispatch(struct device *d, struct dev_peer *p, const struct wg_a
 		 * source (DESIGN.md). */
 		if (act->msg[0] == MESSAGE_HANDSHAKE_INITIATION)
 			wg_peer_clear_src(p->wp);
-		if (!mbox_push(w, &it))
-			count_sent_handshake(d, p->cnt[SLOT_CONTROL].v, d->ctl_cnt.p, act->msg);
+		mbox_push(w, &it);
 	}
 	if (act->flags & (WG_ACT_SEND_STAGED | WG_ACT_SEND_KEEPALIVE)) {
 		memset(&it, 0, sizeof(it));
@@ -267,6 +266,11 @@ static void ctl_timers(struct device *d)
 	uint64_t now = dev_now(d);
 
 	pthread_rwlock_rdlock(&d->cfg_lock);
+	/* As in wireguard-go, peers run only while the device is up: no
+	 * timer fires without sockets; what fell due while down (persistent
+	 * keepalive, a handshake for staged packets) runs at link up. */
+	if (!d->binds_open)
+		goto out;
 	for (wp = d->proto.peers; wp; wp = wp->next) {
 		if (now < wg_timers_next_deadline(wp))
 			continue;
@@ -275,6 +279,7 @@ static void ctl_timers(struct device *d)
 		if (wg_timers_tick(wp, now, &act))
 			ctl_dispatch(d, dev_peer_of(wp), &act);
 	}
+out:
 	pthread_rwlock_unlock(&d->cfg_lock);
 }
 

@@ -496,6 +496,18 @@ static void wg_ep_to_uapi(struct uapi_endpoint *u, const struct wg_endpoint *w)
 		u->in4 = w->addr.in4;
 }
 
+/* get and stats read the same per-thread counters, summed. */
+static void peer_bytes(const struct dev_peer *p, uint64_t *rx, uint64_t *tx)
+{
+	unsigned int k;
+
+	*rx = *tx = 0;
+	for (k = 0; k < SLOTS; k++) {
+		*rx += __atomic_load_n(&p->cnt[k].v[PC_rx_bytes], __ATOMIC_RELAXED);
+		*tx += __atomic_load_n(&p->cnt[k].v[PC_tx_bytes], __ATOMIC_RELAXED);
+	}
+}
+
 static int dev_get(void *ctx, struct uapi_snapshot *snap)
 {
 	struct device *d = ctx;
@@ -521,8 +533,7 @@ static int dev_get(void *ctx, struct uapi_snapshot *snap)
 		hs = atomic_load(&wp->last_handshake_ns);
 		pi->last_handshake_sec = (int64_t)(hs / WG_NSEC_PER_SEC);
 		pi->last_handshake_nsec = (int64_t)(hs % WG_NSEC_PER_SEC);
-		pi->rx_bytes = atomic_load(&wp->rx_bytes);
-		pi->tx_bytes = atomic_load(&wp->tx_bytes);
+		peer_bytes(dev_peer_of(wp), &pi->rx_bytes, &pi->tx_bytes);
 	}
 	pthread_rwlock_unlock(&d->cfg_lock);
 	return ret;

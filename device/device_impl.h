@@ -204,7 +204,7 @@ int send_tun_batch(struct worker *w, uint64_t now);
 void send_mbox(struct worker *w, struct mbox_item *it, uint64_t now);
 void send_action(struct worker *w, const struct wg_action *act, uint64_t now);
 int send_raw(struct worker *w, struct vg_endpoint *ep, const uint8_t *msg, size_t len);
-void count_sent_handshake(struct device *d, uint64_t *pc, uint64_t *dc, const uint8_t *msg);
+void count_sent_handshake(struct worker *w, uint64_t *pc, const uint8_t *msg, size_t len);
 
 /* receive.c */
 int recv_batch(struct worker *w, int family, uint64_t now);

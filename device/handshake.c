@@ -29,7 +29,7 @@ int hs_enqueue(struct device *d, const struct hs_item *it)
 	return ret;
 }
 
-static void count_received(struct device *d, struct dev_peer *p, uint32_t type)
+static void count_received(struct device *d, struct dev_peer *p, uint32_t type, size_t len)
 {
 	int i;
 
@@ -49,6 +49,12 @@ static void count_received(struct device *d, struct dev_peer *p, uint32_t type)
 	cnt_add(&d->hs_cnt.p[i], 1);
 	if (p)
 		cnt_add(&p->cnt[SLOT_HANDSHAKE].v[i], 1);
+	/* Received bytes count authenticated messages only, as wireguard-go
+	 * does: an initiation or response that made a session. */
+	if (p && type != MESSAGE_HANDSHAKE_COOKIE) {
+		cnt_add(&d->hs_cnt.p[PC_rx_bytes], len);
+		cnt_add(&p->cnt[SLOT_HANDSHAKE].v[PC_rx_bytes], len);
+	}
 }
 
 static void handle_one(struct device *d, struct hs_item *it, size_t qlen)
@@ -66,7 +72,7 @@ static void handle_one(struct device *d, struct hs_item *it, size_t qlen)
 	ret = wg_proto_handle_handshake(&d->proto, it->msg, it->len, &src, under_load, now, &act);
 	p = dev_peer_of(act.peer);
 	if (!ret)
-		count_received(d, p, it->msg[0]);
+		count_received(d, p, it->msg[0], it->len);
 	if (act.flags & WG_ACT_SEND_MSG) {
 		memset(&mb, 0, sizeof(mb));
 		mb.kind = MBOX_RAW;
@@ -74,9 +80,8 @@ static void handle_one(struct device *d, struct hs_item *it, size_t qlen)
 		mb.ep = it->src;
 		mb.len = (uint16_t)act.msg_len;
 		memcpy(mb.msg, act.msg, act.msg_len);
-		if (!mbox_push(&d->workers[it->worker % d->nworkers], &mb))
-			count_sent_handshake(d, p ? p->cnt[SLOT_HANDSHAKE].v : NULL,
-					     d->hs_cnt.p, act.msg);
+		/* Counted by the worker once it is really sent. */
+		mbox_push(&d->workers[it->worker % d->nworkers], &mb);
 	}
 	if (p && (act.flags & (WG_ACT_SEND_STAGED | WG_ACT_SEND_KEEPALIVE))) {
 		memset(&mb, 0, sizeof(mb));

@@ -494,7 +494,6 @@ int wg_peer_send_initiation_locked(struct wg_peer *peer, uint64_t now, bool retr
 	act->flags |= WG_ACT_SEND_MSG;
 	act->msg_len = sizeof(*m);
 	act->peer = peer;
-	atomic_fetch_add(&peer->tx_bytes, sizeof(*m));
 	wg_timers_on_any_authenticated_packet_traversal(peer, now);
 	wg_timers_on_any_authenticated_packet_sent(peer);
 	wg_timers_on_handshake_initiated(peer, now);
@@ -541,7 +540,6 @@ static int handle_initiation(struct wg_proto *p, const uint8_t *msg,
 			 WG_CNT_REPLAYED_INITIATION : WG_CNT_BAD_INITIATION);
 		goto unlock;
 	}
-	atomic_fetch_add(&peer->rx_bytes, MESSAGE_INITIATION_LEN);
 	wg_timers_on_any_authenticated_packet_received(peer);
 	wg_timers_on_any_authenticated_packet_traversal(peer, now);
 	wg_peer_set_endpoint(peer, src);
@@ -561,7 +559,6 @@ static int handle_initiation(struct wg_proto *p, const uint8_t *msg,
 	wg_timers_on_session_derived(peer, now);
 	wg_timers_on_any_authenticated_packet_traversal(peer, now);
 	wg_timers_on_any_authenticated_packet_sent(peer);
-	atomic_fetch_add(&peer->tx_bytes, MESSAGE_RESPONSE_LEN);
 	act->peer = peer;
 	act->flags |= WG_ACT_SEND_MSG;
 	act->msg_len = sizeof(*out);
@@ -602,7 +599,6 @@ static int handle_response(struct wg_proto *p, const uint8_t *msg,
 	if (!kp)
 		goto unlock;
 	add_new_keypair(peer, kp);
-	atomic_fetch_add(&peer->rx_bytes, MESSAGE_RESPONSE_LEN);
 	wg_peer_set_endpoint(peer, src);
 	wg_timers_on_session_derived(peer, now);
 	wg_timers_on_handshake_complete(peer);
@@ -725,8 +721,8 @@ void wg_peer_sent_data(struct wg_peer *peer, struct noise_keypair *kp, size_t by
 	struct noise_keypair *cur;
 	bool rekey;
 
+	(void)bytes;	/* counted by the caller, where it sent them */
 	act_reset(act, peer);
-	atomic_fetch_add(&peer->tx_bytes, bytes);
 	pthread_mutex_lock(&peer->lock);
 	wg_timers_on_any_authenticated_packet_traversal(peer, now);
 	wg_timers_on_any_authenticated_packet_sent(peer);
@@ -750,8 +746,8 @@ void wg_peer_received_data(struct wg_peer *peer, struct noise_keypair *kp,
 	struct noise_keypair *cur;
 	bool rekey;
 
+	(void)bytes;	/* counted by the caller */
 	act_reset(act, peer);
-	atomic_fetch_add(&peer->rx_bytes, bytes);
 	pthread_mutex_lock(&peer->lock);
 	if (received_with_keypair(peer, kp)) {
 		wg_timers_on_handshake_complete(peer);

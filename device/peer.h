@@ -49,8 +49,12 @@
  * receiving arms them), so the control thread either recomputes
  * wg_timers_next_deadline() after being poked, or simply ticks every
  * peer at a coarse granularity (e.g. every 100 ms): all WireGuard timers
- * tolerate that.  Byte counters (rx_bytes/tx_bytes) count wire bytes,
- * handshakes included, as `wg show transfer` expects.
+ * tolerate that.
+ *
+ * Byte counters: the protocol core counts none.  A message it creates may
+ * never leave (no socket, link down), so only the caller knows what was
+ * sent; it counts wire bytes, handshakes included, where it really sends
+ * and where a message authenticates (`wg show transfer`).
  *
  * Load: the handshake thread computes
  * under_load = cookie_checker_under_load(&p->cookie, queue_depth, now)
@@ -123,6 +127,8 @@ struct wg_peer {
 	struct wg_endpoint endpoint;
 	bool has_endpoint;
 
+	/* Not touched by the protocol core (see "Byte counters" above); a
+	 * caller without counters of its own may keep its totals here. */
 	atomic_uint_fast64_t rx_bytes, tx_bytes;
 	atomic_uint_fast64_t last_handshake_ns;	/* wall clock; 0 = never */
 	atomic_uint persistent_keepalive;	/* seconds; 0 = off */

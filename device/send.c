@@ -11,8 +11,10 @@
 
 #include "device/device_impl.h"
 
-/* Counts a handshake message we send, by its type byte. */
-void count_sent_handshake(struct device *d, uint64_t *pc, uint64_t *dc, const uint8_t *msg)
+/* Counts a handshake message a worker has just sent: by its type byte, and
+ * its wire bytes (as `wg show transfer` does).  pc is the peer's slot for
+ * this worker, NULL for a cookie reply to no known peer. */
+void count_sent_handshake(struct worker *w, uint64_t *pc, const uint8_t *msg, size_t len)
 {
 	int i;
 
@@ -29,9 +31,12 @@ void count_sent_handshake(struct device *d, uint64_t *pc, uint64_t *dc, const ui
 	default:
 		return;
 	}
-	if (pc)
+	if (pc) {
 		cnt_add(&pc[i], 1);
-	cnt_add(&dc[i], 1);
+		cnt_add(&pc[PC_tx_bytes], len);
+	}
+	cnt_add(&w->cnt.p[i], 1);
+	cnt_add(&w->cnt.p[PC_tx_bytes], len);
 }
 
 static struct vg_bind *worker_bind(struct worker *w)
@@ -71,6 +76,7 @@ int send_raw(struct worker *w, struct vg_endpoint *ep, const uint8_t *msg, size_
 	return ret < 0 ? ret : 0;
 }
 
+/* Sends a handshake message to p's endpoint; counted only once sent. */
 static void send_peer_raw(struct worker *w, struct dev_peer *p, const uint8_t *msg, size_t len)
 {
 	struct vg_endpoint ep, before;
@@ -78,8 +84,10 @@ static void send_peer_raw(struct worker *w, struct dev_peer *p, const uint8_t *m
 	if (!peer_endpoint(p, &ep))
 		return;
 	before = ep;
-	if (!send_raw(w, &ep, msg, len))
-		sync_src(p, &before, &ep);
+	if (send_raw(w, &ep, msg, len))
+		return;
+	sync_src(p, &before, &ep);
+	count_sent_handshake(w, p->cnt[w->id].v, msg, len);
 }
 
 /* Sends act's message now (it needs no packet buffer); the rest goes
@@ -89,10 +97,8 @@ void send_action(struct worker *w, const struct wg_action *act, uint64_t now)
 	struct dev_peer *p = dev_peer_of(act->peer);
 	struct mbox_item it;
 
-	if ((act->flags & WG_ACT_SEND_MSG) && p) {
+	if ((act->flags & WG_ACT_SEND_MSG) && p)
 		send_peer_raw(w, p, act->msg, act->msg_len);
-		count_sent_handshake(w->dev, p->cnt[w->id].v, w->cnt.p, act->msg);
-	}
 	if (!p || !(act->flags & (WG_ACT_SEND_STAGED | WG_ACT_SEND_KEEPALIVE)))
 		return;
 	memset(&it, 0, sizeof(it));
@@ -312,8 +318,10 @@ void send_mbox(struct worker *w, struct mbox_item *it, uint64_t now)
 			return;
 		}
 		before = it->ep;
-		if (!send_raw(w, &it->ep, it->msg, it->len))
-			sync_src(it->peer, &before, &it->ep);
+		if (send_raw(w, &it->ep, it->msg, it->len))
+			return;
+		sync_src(it->peer, &before, &it->ep);
+		count_sent_handshake(w, it->peer ? it->peer->cnt[w->id].v : NULL, it->msg, it->len);
 		return;
 	case MBOX_KEEPALIVE:
 		if (it->peer)

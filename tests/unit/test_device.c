@@ -719,6 +719,99 @@ START_TEST(test_external_link_events)
 }
 END_TEST
 
+/* Receives what reached a test socket; returns how many datagrams, the
+ * first one's length and type byte in *len / *type. */
+static int drain(struct vg_bind *b, size_t *len, uint8_t *type)
+{
+	static uint8_t buf[8][256];
+	struct vg_rx_pkt rx[8];
+	int n, i, total = 0;
+
+	for (;;) {
+		for (i = 0; i < 8; i++) {
+			rx[i].data = buf[i];
+			rx[i].cap = sizeof(buf[i]);
+		}
+		n = vg_bind_recv(b, AF_INET, rx, 8);
+		if (n <= 0)
+			return total;
+		if (!total) {
+			*len = rx[0].len;
+			*type = rx[0].data[0];
+		}
+		total += n;
+	}
+}
+
+/* As in wireguard-go, a peer does nothing while the link is down: setting
+ * an endpoint and a persistent keepalive creates no initiation and counts
+ * no bytes.  At link up the keepalive falls due: one initiation leaves and
+ * get's tx_bytes counts exactly its 148 bytes. */
+START_TEST(test_link_down_no_protocol)
+{
+	struct tun_event up = { .type = TUN_EVENT_UP };
+	struct vg_bind_config c;
+	struct tun_mem_options mo;
+	struct device_options o;
+	struct vg_bind *peer;
+	struct device *d;
+	struct tun *t;
+	char k[65], pk[65], *g;
+	size_t len = 0;
+	uint8_t type = 0;
+	int i, n = 0;
+
+	memset(&c, 0, sizeof(c));
+	c.port = 40001;
+	ck_assert_int_eq(vg_bind_open_mem(&peer, net, &c), 0);
+	memset(&mo, 0, sizeof(mo));
+	tun_options_init(&mo.tun);
+	ck_assert_int_eq(tun_mem_open(&t, "vge", &mo), 0);
+	device_options_init(&o);
+	o.log_level = DEVICE_LOG_SILENT;
+	o.memnet = net;
+	o.clock = test_clock;
+	o.external_link_events = true;
+	ck_assert_int_eq(device_new(&d, t, &o), 0);
+	ck_assert_int_eq(device_start(d), 0);
+	hex(k, A.priv);
+	hex(pk, B.pub);
+	ck_assert_int_eq(set(&(struct side){ .dev = d },
+			     "private_key=%s\nlisten_port=40002\npublic_key=%s\n"
+			     "endpoint=127.0.0.1:40001\npersistent_keepalive_interval=1\n"
+			     "allowed_ip=192.0.2.9/32\n", k, pk), 0);
+	usleep(300 * 1000);	/* several control-thread ticks */
+	jump(30);		/* and well past any timer */
+	usleep(300 * 1000);
+	g = uapi_call(d, "get=1\n\n");
+	ck_assert_uint_eq(stat_of(g, "tx_bytes"), 0);
+	ck_assert_uint_eq(stat_of(g, "rx_bytes"), 0);
+	free(g);
+	g = uapi_call(d, "stats=1\n\n");
+	ck_assert_uint_eq(stat_of(g, "handshake_initiations_sent"), 0);
+	ck_assert_uint_eq(stat_of(g, "tx_bytes"), 0);
+	free(g);
+	ck_assert_int_eq(drain(peer, &len, &type), 0);
+
+	device_link_event(d, &up);
+	for (i = 0; i < 200 && !n; i++) {
+		usleep(10 * 1000);
+		n = drain(peer, &len, &type);
+	}
+	ck_assert_int_eq(n, 1);
+	ck_assert_uint_eq(len, MESSAGE_INITIATION_LEN);
+	ck_assert_uint_eq(type, MESSAGE_HANDSHAKE_INITIATION);
+	g = uapi_call(d, "get=1\n\n");
+	ck_assert_uint_eq(stat_of(g, "tx_bytes"), MESSAGE_INITIATION_LEN);
+	free(g);
+	g = uapi_call(d, "stats=1\n\n");
+	ck_assert_uint_eq(stat_of(g, "handshake_initiations_sent"), 1);
+	free(g);
+	device_free(d);
+	vg_bind_close(peer);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("device");
@@ -749,6 +842,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_under_load_cookie_replies);
 	tcase_add_test(tc, test_padding_capped_at_mtu);
 	tcase_add_test(tc, test_external_link_events);
+	tcase_add_test(tc, test_link_down_no_protocol);
 	suite_add_tcase(s, tc);
 
 	tcase_add_checked_fixture(mixed, setup_mixed, teardown);
