@@ -340,16 +340,50 @@ static void remove_runtime_peer(struct device *d, struct wg_peer *wp)
 	free(p);
 }
 
-static const struct uapi_peer_op *txn_op_for(const struct uapi_txn *txn, const uint8_t *pub)
-{
-	const struct uapi_peer_op *found = NULL;
-	size_t i;
+/* The transaction's peer sections by public key, so each store peer finds
+ * its section in O(1): open addressing over indices + 1 (0 is empty). */
+struct op_index {
+	const struct uapi_txn *txn;
+	const struct wg_proto *proto;
+	size_t mask;
+	uint32_t *slots;
+};
 
+static size_t op_slot(const struct op_index *x, const uint8_t *pub)
+{
+	size_t i = wg_proto_key_hash(x->proto, pub) & x->mask;
+	uint32_t v;
+
+	for (; (v = x->slots[i]); i = (i + 1) & x->mask)
+		if (!memcmp(x->txn->peers[v - 1].public_key, pub, UAPI_KEY_LEN))
+			break;
+	return i;
+}
+
+static int op_index_build(struct op_index *x, const struct uapi_txn *txn,
+			  const struct wg_proto *proto)
+{
+	size_t cap = 16, i;
+
+	while (cap < 2 * txn->n_peers)
+		cap *= 2;
+	x->txn = txn;
+	x->proto = proto;
+	x->mask = cap - 1;
+	x->slots = calloc(cap, sizeof(*x->slots));
+	if (!x->slots)
+		return -ENOMEM;
 	/* The last section for a key wins, as the store applied them in order. */
 	for (i = 0; i < txn->n_peers; i++)
-		if (!memcmp(txn->peers[i].public_key, pub, UAPI_KEY_LEN))
-			found = &txn->peers[i];
-	return found;
+		x->slots[op_slot(x, txn->peers[i].public_key)] = (uint32_t)i + 1;
+	return 0;
+}
+
+static const struct uapi_peer_op *txn_op_for(const struct op_index *x, const uint8_t *pub)
+{
+	uint32_t v = x->slots[op_slot(x, pub)];
+
+	return v ? &x->txn->peers[v - 1] : NULL;
 }
 
 static void uapi_ep_to_wg(struct wg_endpoint *w, const struct uapi_endpoint *u)
@@ -362,9 +396,10 @@ static void uapi_ep_to_wg(struct wg_endpoint *w, const struct uapi_endpoint *u)
 }
 
 static struct dev_peer *sync_peer(struct device *d, const struct uapi_store_peer *sp,
-				  const struct uapi_txn *txn, uint64_t now, int *err)
+				  const struct op_index *ops, uint64_t now, int *err)
 {
-	const struct uapi_peer_op *op = txn_op_for(txn, sp->public_key);
+	const struct uapi_txn *txn = ops->txn;
+	const struct uapi_peer_op *op = txn_op_for(ops, sp->public_key);
 	struct wg_peer *wp = wg_proto_find_peer(&d->proto, sp->public_key);
 	struct wg_endpoint ep;
 	struct dev_peer *p;
@@ -416,11 +451,17 @@ static int sync_runtime(struct device *d, const struct uapi_txn *txn, bool key_c
 	struct allowedips *rt = allowedips_new();
 	struct wg_peer *wp, *next;
 	uint64_t now = dev_now(d);
+	struct op_index ops;
 	size_t i, j;
 	int ret = 0;
 
 	if (!rt)
 		return -ENOMEM;
+	ret = op_index_build(&ops, txn, &d->proto);
+	if (ret) {
+		allowedips_free(rt);
+		return ret;
+	}
 	if (key_changed) {
 		bool none = sodium_is_zero(d->store.private_key, UAPI_KEY_LEN);
 
@@ -430,20 +471,22 @@ static int sync_runtime(struct device *d, const struct uapi_txn *txn, bool key_c
 		for (wp = d->proto.peers; wp; wp = wp->next)
 			wg_peer_zero_keys(wp);
 	}
-	/* Peers gone from the store (removed, replaced, or our own key). */
+	/* Peers gone from the store (removed, replaced, or our own key):
+	 * mark those still there, then sweep the rest. */
+	d->sync_gen++;
+	for (i = 0; i < d->store.n_peers; i++) {
+		wp = wg_proto_find_peer(&d->proto, d->store.peers[i].public_key);
+		if (wp)
+			dev_peer_of(wp)->sync_gen = d->sync_gen;
+	}
 	for (wp = d->proto.peers; wp; wp = next) {
-		bool keep = false;
-
 		next = wp->next;
-		for (i = 0; i < d->store.n_peers && !keep; i++)
-			keep = !memcmp(d->store.peers[i].public_key,
-				       dev_peer_of(wp)->pub, UAPI_KEY_LEN);
-		if (!keep)
+		if (dev_peer_of(wp)->sync_gen != d->sync_gen)
 			remove_runtime_peer(d, wp);
 	}
 	for (i = 0; i < d->store.n_peers; i++) {
 		const struct uapi_store_peer *sp = &d->store.peers[i];
-		struct dev_peer *p = sync_peer(d, sp, txn, now, &ret);
+		struct dev_peer *p = sync_peer(d, sp, &ops, now, &ret);
 
 		if (!p)
 			goto out;
@@ -457,9 +500,11 @@ static int sync_runtime(struct device *d, const struct uapi_txn *txn, bool key_c
 	}
 	allowedips_free(d->rt);
 	d->rt = rt;
+	free(ops.slots);
 	return 0;
 out:
 	allowedips_free(rt);
+	free(ops.slots);
 	return ret;
 }
 

@@ -53,6 +53,7 @@ static inline void cnt_add(uint64_t *c, uint64_t v)
 struct dev_peer {
 	struct wg_peer *wp;
 	uint8_t pub[NOISE_PUBLIC_KEY_LEN];
+	uint64_t sync_gen;	/* the last set that found it in the store */
 	struct pcounters cnt[SLOTS];
 };
 
@@ -146,6 +147,7 @@ struct device {
 	struct wg_proto proto;
 	struct ratelimiter *ratelimiter;
 	struct uapi_store store;
+	uint64_t sync_gen;	/* sync_runtime()'s mark-and-sweep */
 	struct allowedips *rt;
 	struct vg_bind *binds[DEVICE_MAX_QUEUES];
 	bool binds_open;

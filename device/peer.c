@@ -6,6 +6,9 @@
 #include <string.h>
 #include <time.h>
 
+#include <sodium.h>
+
+#include "device/crypto.h"
 #include "device/peer.h"
 
 static void count(struct wg_proto *p, enum wg_proto_counter c)
@@ -81,6 +84,7 @@ int wg_proto_init(struct wg_proto *p)
 	index_table_init(&p->index);
 	cookie_checker_init(&p->cookie);
 	pthread_mutex_init(&p->peers_lock, NULL);
+	crypto_random(p->hash_key, sizeof(p->hash_key));
 	p->wallclock = default_wallclock;
 	return 0;
 }
@@ -94,6 +98,9 @@ void wg_proto_destroy(struct wg_proto *p)
 	crypto_wipe(&p->identity.static_private, sizeof(p->identity.static_private));
 	pthread_rwlock_destroy(&p->identity.lock);
 	pthread_mutex_destroy(&p->peers_lock);
+	free(p->buckets);
+	p->buckets = NULL;
+	p->nbuckets = 0;
 }
 
 int wg_proto_set_private_key(struct wg_proto *p, const uint8_t *priv)
@@ -132,14 +139,56 @@ int wg_proto_set_private_key(struct wg_proto *p, const uint8_t *priv)
 	return ret;
 }
 
+uint64_t wg_proto_key_hash(const struct wg_proto *p, const uint8_t pub[NOISE_PUBLIC_KEY_LEN])
+{
+	uint8_t h[crypto_shorthash_siphash24_BYTES];
+	uint64_t v;
+
+	crypto_shorthash_siphash24(h, pub, NOISE_PUBLIC_KEY_LEN, p->hash_key);
+	memcpy(&v, h, sizeof(v));
+	return v;
+}
+
+static struct wg_peer **bucket(struct wg_proto *p, const uint8_t *pub)
+{
+	return &p->buckets[wg_proto_key_hash(p, pub) & (p->nbuckets - 1)];
+}
+
 static struct wg_peer *find_locked(struct wg_proto *p, const uint8_t *pub)
 {
 	struct wg_peer *peer;
 
-	for (peer = p->peers; peer; peer = peer->next)
+	if (!p->nbuckets)
+		return NULL;
+	for (peer = *bucket(p, pub); peer; peer = peer->hnext)
 		if (!memcmp(peer->handshake.remote_static, pub, NOISE_PUBLIC_KEY_LEN))
 			return peer;
 	return NULL;
+}
+
+/* Keeps the load factor at most 1: doubles the table, rehashing every
+ * peer (amortised O(1) per insertion).  peers_lock held. */
+static int grow_locked(struct wg_proto *p)
+{
+	size_t n = p->nbuckets ? p->nbuckets * 2 : 64;
+	struct wg_peer **old = p->buckets, *peer;
+
+	if (p->npeers < p->nbuckets)
+		return 0;
+	p->buckets = calloc(n, sizeof(*p->buckets));
+	if (!p->buckets) {
+		p->buckets = old;
+		return -ENOMEM;
+	}
+	p->nbuckets = n;
+	for (peer = p->peers; peer; peer = peer->next) {
+		struct wg_peer **b = bucket(p, peer->handshake.remote_static);
+
+		peer->hnext = *b;
+		*b = peer;
+	}
+	free(old);
+	return 0;
 }
 
 struct wg_peer *wg_proto_find_peer(struct wg_proto *p,
@@ -156,7 +205,7 @@ struct wg_peer *wg_proto_find_peer(struct wg_proto *p,
 struct wg_peer *wg_peer_new(struct wg_proto *p, const uint8_t pub[NOISE_PUBLIC_KEY_LEN],
 			    int *err)
 {
-	struct wg_peer *peer;
+	struct wg_peer *peer, **b;
 	int ret = -EEXIST;
 
 	pthread_mutex_lock(&p->peers_lock);
@@ -168,6 +217,8 @@ struct wg_peer *wg_peer_new(struct wg_proto *p, const uint8_t pub[NOISE_PUBLIC_K
 	if (p->npeers >= MAX_PEERS_PER_DEVICE)
 		goto fail;
 	ret = -ENOMEM;
+	if (grow_locked(p))
+		goto fail;
 	peer = calloc(1, sizeof(*peer));
 	if (!peer)
 		goto fail;
@@ -180,7 +231,13 @@ struct wg_peer *wg_peer_new(struct wg_proto *p, const uint8_t pub[NOISE_PUBLIC_K
 	cookie_generator_init(&peer->cookie, pub);
 	wg_timers_init(&peer->timers);
 	peer->next = p->peers;
+	if (peer->next)
+		peer->next->pprev = &peer->next;
+	peer->pprev = &p->peers;
 	p->peers = peer;
+	b = bucket(p, pub);
+	peer->hnext = *b;
+	*b = peer;
 	p->npeers++;
 	pthread_rwlock_unlock(&p->identity.lock);
 	pthread_mutex_unlock(&p->peers_lock);
@@ -199,13 +256,16 @@ void wg_peer_remove(struct wg_peer *peer)
 	struct wg_peer **pp;
 
 	pthread_mutex_lock(&p->peers_lock);
-	for (pp = &p->peers; *pp; pp = &(*pp)->next) {
+	*peer->pprev = peer->next;
+	if (peer->next)
+		peer->next->pprev = peer->pprev;
+	for (pp = bucket(p, peer->handshake.remote_static); *pp; pp = &(*pp)->hnext) {
 		if (*pp == peer) {
-			*pp = peer->next;
-			p->npeers--;
+			*pp = peer->hnext;
 			break;
 		}
 	}
+	p->npeers--;
 	pthread_mutex_unlock(&p->peers_lock);
 	pthread_mutex_lock(&peer->lock);
 	wg_peer_zero_keys_locked(peer);

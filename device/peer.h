@@ -111,6 +111,8 @@ struct wg_staged_packet {
 struct wg_peer {
 	struct wg_proto *proto;
 	struct wg_peer *next;		/* proto's list */
+	struct wg_peer **pprev;		/* what points at us in it */
+	struct wg_peer *hnext;		/* proto's hash chain */
 	void *user;			/* the data plane's own pointer */
 
 	pthread_mutex_t lock;
@@ -159,6 +161,11 @@ struct wg_proto {
 	pthread_mutex_t peers_lock;
 	struct wg_peer *peers;
 	size_t npeers;
+	/* Peers by public key.  The keys are chosen by whoever sends us an
+	 * initiation, so the hash is keyed with a random secret (SipHash). */
+	struct wg_peer **buckets;
+	size_t nbuckets;		/* a power of two, or 0 */
+	uint8_t hash_key[16];
 
 	/* Wall clock in ns since the Unix epoch (default CLOCK_REALTIME). */
 	uint64_t (*wallclock)(void *ctx);
@@ -194,8 +201,12 @@ uint64_t wg_proto_counter(struct wg_proto *p, enum wg_proto_counter c);
 struct wg_peer *wg_peer_new(struct wg_proto *p, const uint8_t pub[NOISE_PUBLIC_KEY_LEN],
 			    int *err);
 void wg_peer_remove(struct wg_peer *peer);
+/* O(1) on average. */
 struct wg_peer *wg_proto_find_peer(struct wg_proto *p,
 				   const uint8_t pub[NOISE_PUBLIC_KEY_LEN]);
+/* The keyed hash of a public key the peer table uses: for callers that
+ * index peers by key themselves. */
+uint64_t wg_proto_key_hash(const struct wg_proto *p, const uint8_t pub[NOISE_PUBLIC_KEY_LEN]);
 void wg_peer_set_psk(struct wg_peer *peer, const uint8_t *psk /* NULL: none */);
 void wg_peer_set_endpoint(struct wg_peer *peer, const struct wg_endpoint *ep);
 bool wg_peer_get_endpoint(struct wg_peer *peer, struct wg_endpoint *ep);

@@ -812,6 +812,86 @@ START_TEST(test_link_down_no_protocol)
 }
 END_TEST
 
+/* Applies a set request of any size. */
+static int set_text(struct device *d, const char *text)
+{
+	struct uapi_txn txn;
+	int ret;
+
+	memset(&txn, 0, sizeof(txn));
+	ck_assert_int_eq(uapi_parse_set(&txn, text, strlen(text)), 0);
+	ret = device_uapi_ops.set(d, &txn);
+	uapi_txn_clear(&txn);
+	return ret;
+}
+
+static size_t count_lines(const char *text, const char *prefix)
+{
+	size_t n = 0, l = strlen(prefix);
+	const char *p;
+
+	for (p = text; p; p = strchr(p, '\n')) {
+		if (*p == '\n')
+			p++;
+		n += !strncmp(p, prefix, l);
+	}
+	return n;
+}
+
+/* Thousands of peers: added, then replaced by a set that lists B again
+ * and half of them.  get lists exactly the store's peers, and B's session
+ * survives both sets (a peer listed again keeps it). */
+START_TEST(test_many_peers_replace)
+{
+	enum { N = 4000 };
+	const size_t cap = (size_t)N * 128 + 256;
+	char *req = malloc(cap), *rep = malloc(cap), *g, k[65];
+	size_t off = 0, half = 0;
+	uint8_t key[32];
+	int i;
+
+	ck_assert_ptr_nonnull(req);
+	ck_assert_ptr_nonnull(rep);
+	roundtrip(&A, &B, false, PKT_UDP, 10, 1, 2);
+	for (i = 0; i < N; i++) {
+		if (i == N / 2)
+			half = off;
+		randombytes_buf(key, sizeof(key));
+		hex(k, key);
+		off += (size_t)snprintf(req + off, cap - off,
+					"public_key=%s\nallowed_ip=10.%d.%d.0/24\n",
+					k, 64 + i / 256, i % 256);
+	}
+	ck_assert_int_eq(set_text(A.dev, req), 0);
+	g = uapi_call(A.dev, "get=1\n\n");
+	ck_assert_uint_eq(count_lines(g, "public_key="), N + 1);
+	ck_assert_uint_eq(count_lines(g, "allowed_ip="), N + 2);
+	free(g);
+	roundtrip(&A, &B, false, PKT_UDP, 11, 1, 2);
+
+	hex(k, B.pub);
+	off = (size_t)snprintf(rep, cap, "replace_peers=true\npublic_key=%s\n"
+			       "allowed_ip=192.0.2.2/32\nallowed_ip=2001:db8::2/128\n", k);
+	memcpy(rep + off, req, half);
+	rep[off + half] = 0;
+	ck_assert_int_eq(set_text(A.dev, rep), 0);
+	g = uapi_call(A.dev, "get=1\n\n");
+	ck_assert_uint_eq(count_lines(g, "public_key="), N / 2 + 1);
+	ck_assert_uint_eq(count_lines(g, "allowed_ip="), N / 2 + 2);
+	ck_assert_ptr_nonnull(strstr(g, "allowed_ip=10.64.0.0/24\n"));
+	ck_assert_ptr_null(strstr(g, "allowed_ip=10.71.208.0/24\n"));	/* peer 2000 */
+	free(g);
+	roundtrip(&A, &B, false, PKT_UDP, 12, 1, 2);
+	roundtrip(&B, &A, false, PKT_UDP, 13, 2, 1);
+	g = uapi_call(A.dev, "stats=1\n\n");
+	ck_assert_uint_eq(stat_of(g, "handshake_initiations_sent") +
+			  stat_of(g, "handshake_responses_sent"), 1);
+	free(g);
+	free(req);
+	free(rep);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("device");
@@ -843,6 +923,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_padding_capped_at_mtu);
 	tcase_add_test(tc, test_external_link_events);
 	tcase_add_test(tc, test_link_down_no_protocol);
+	tcase_add_test(tc, test_many_peers_replace);
 	suite_add_tcase(s, tc);
 
 	tcase_add_checked_fixture(mixed, setup_mixed, teardown);

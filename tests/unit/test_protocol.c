@@ -6,6 +6,8 @@
 #include <pthread.h>
 #include <stdio.h>
 
+#include <sodium.h>
+
 #include "device/allowedips.h"
 #include "device/ratelimiter.h"
 #include "tests/unit/proto_sim.h"
@@ -519,6 +521,46 @@ START_TEST(duplicate_and_self_peers)
 }
 END_TEST
 
+/* The peer table by public key: thousands of peers (past several table
+ * growths) are each found, removal in any order unlinks exactly one, and
+ * the list still walks every remaining peer once.  The handshake still
+ * finds its initiator among them. */
+START_TEST(many_peers_table)
+{
+	enum { N = 3000 };
+	static uint8_t keys[N][32];
+	static struct wg_peer *peers[N];
+	struct wg_peer *wp;
+	size_t i, walked = 0;
+
+	for (i = 0; i < N; i++) {
+		randombytes_buf(keys[i], 32);
+		peers[i] = wg_peer_new(&s.b.p, keys[i], NULL);
+		ck_assert_ptr_nonnull(peers[i]);
+	}
+	ck_assert_uint_eq(s.b.p.npeers, N + 1);
+	for (i = 0; i < N; i++)
+		ck_assert_ptr_eq(wg_proto_find_peer(&s.b.p, keys[i]), peers[i]);
+	ck_assert_ptr_eq(wg_proto_find_peer(&s.b.p, s.a.pub), s.b.peer);
+	/* Every other peer, from the middle outwards. */
+	for (i = 0; i < N; i += 2)
+		wg_peer_remove(peers[(i + N / 2) % N]);
+	for (i = 0; i < N; i++) {
+		wp = wg_proto_find_peer(&s.b.p, keys[(i + N / 2) % N]);
+		ck_assert_ptr_eq(wp, i % 2 ? peers[(i + N / 2) % N] : NULL);
+	}
+	for (wp = s.b.p.peers; wp; wp = wp->next) {
+		ck_assert_ptr_eq(*wp->pprev, wp);
+		walked++;
+	}
+	ck_assert_uint_eq(walked, N / 2 + 1);
+	ck_assert_uint_eq(s.b.p.npeers, N / 2 + 1);
+	ck_assert_int_eq(sim_send(&s.a, "hello b", 7), 0);
+	ck_assert_uint_eq(s.b.sent[MESSAGE_HANDSHAKE_RESPONSE], 1);
+	check_last(&s.b, "hello b");
+}
+END_TEST
+
 START_TEST(private_key_change)
 {
 	uint8_t priv[32], pub[32];
@@ -869,6 +911,7 @@ static Suite *protocol_suite(void)
 	tcase_add_test(tc, handshake_rate_limited_locally);
 	tcase_add_test(tc, low_order_peer_key);
 	tcase_add_test(tc, duplicate_and_self_peers);
+	tcase_add_test(tc, many_peers_table);
 	tcase_add_test(tc, private_key_change);
 	tcase_add_test(tc, malformed_messages);
 	tcase_add_test(tc, allowed_ips_source_check);
