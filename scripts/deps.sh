@@ -5,6 +5,8 @@ set -euo pipefail
 pkgs=(build-essential autoconf automake pkg-config libsodium-dev libmnl-dev check
       libssl-dev iproute2 iputils-ping iperf3 wireguard-tools wireguard-go
       clang libclang-rt-dev xz-utils procps python3)
+# The NAT selftest (tests/integration/test_selftest_nat.sh) builds its SNAT with nft.
+pkgs+=(nftables)
 missing=()
 for p in "${pkgs[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
