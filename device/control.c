@@ -263,22 +263,30 @@ static void ctl_timers(struct device *d)
 {
 	struct wg_action act;
 	struct wg_peer *wp;
-	uint64_t now = dev_now(d);
+	uint64_t now = dev_now(d), earliest = WG_TIMER_OFF;
 
 	pthread_rwlock_rdlock(&d->cfg_lock);
 	/* As in wireguard-go, peers run only while the device is up: no
 	 * timer fires without sockets; what fell due while down (persistent
 	 * keepalive, a handshake for staged packets) runs at link up. */
-	if (!d->binds_open)
+	if (!d->binds_open || !wg_proto_timers_due(&d->proto, now))
 		goto out;
+	/* Something is due: visit every peer, and learn when next to. */
+	wg_proto_timers_scan_begin(&d->proto);
 	for (wp = d->proto.peers; wp; wp = wp->next) {
-		if (now < wg_timers_next_deadline(wp))
-			continue;
-		memset(&act, 0, sizeof(act));
-		act.peer = wp;
-		if (wg_timers_tick(wp, now, &act))
-			ctl_dispatch(d, dev_peer_of(wp), &act);
+		uint64_t dl = wg_timers_next_deadline(wp);
+
+		if (now >= dl) {
+			memset(&act, 0, sizeof(act));
+			act.peer = wp;
+			if (wg_timers_tick(wp, now, &act))
+				ctl_dispatch(d, dev_peer_of(wp), &act);
+			dl = wg_timers_next_deadline(wp);
+		}
+		if (dl < earliest)
+			earliest = dl;
 	}
+	wg_proto_timers_scan_end(&d->proto, earliest);
 out:
 	pthread_rwlock_unlock(&d->cfg_lock);
 }

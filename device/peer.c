@@ -325,7 +325,10 @@ void wg_peer_set_persistent_keepalive(struct wg_peer *peer, uint16_t secs, uint6
 {
 	pthread_mutex_lock(&peer->lock);
 	atomic_store(&peer->persistent_keepalive, secs);
-	peer->timers.persistent_keepalive = secs ? now : WG_TIMER_OFF;
+	if (secs)
+		wg_timers_arm(peer, &peer->timers.persistent_keepalive, now);
+	else
+		peer->timers.persistent_keepalive = WG_TIMER_OFF;
 	pthread_mutex_unlock(&peer->lock);
 }
 

@@ -175,6 +175,8 @@ struct wg_proto {
 	void *ratelimit_ctx;
 
 	atomic_uint_fast64_t counters[WG_CNT_MAX];
+	/* No peer's timer is due before this (a lower bound; timers.h). */
+	atomic_uint_fast64_t timers_due;
 };
 
 enum wg_action_flags {

@@ -28,6 +28,36 @@ static uint64_t min64(uint64_t a, uint64_t b)
 	return a < b ? a : b;
 }
 
+/* Lowers proto->timers_due to when: the control thread skips its scan of
+ * every peer until then.  peer->lock held. */
+void wg_timers_arm(struct wg_peer *peer, uint64_t *deadline, uint64_t when)
+{
+	atomic_uint_fast64_t *due = &peer->proto->timers_due;
+	uint_fast64_t cur = atomic_load_explicit(due, memory_order_relaxed);
+
+	*deadline = when;
+	while (when < cur && !atomic_compare_exchange_weak(due, &cur, when))
+		;
+}
+
+bool wg_proto_timers_due(struct wg_proto *p, uint64_t now)
+{
+	return now >= atomic_load(&p->timers_due);
+}
+
+void wg_proto_timers_scan_begin(struct wg_proto *p)
+{
+	atomic_store(&p->timers_due, WG_TIMER_OFF);
+}
+
+void wg_proto_timers_scan_end(struct wg_proto *p, uint64_t earliest)
+{
+	uint_fast64_t cur = atomic_load(&p->timers_due);
+
+	while (earliest < cur && !atomic_compare_exchange_weak(&p->timers_due, &cur, earliest))
+		;
+}
+
 uint64_t wg_timers_next_deadline(struct wg_peer *peer)
 {
 	struct wg_timers *t = &peer->timers;
@@ -60,7 +90,7 @@ static void expired_retransmit(struct wg_peer *peer, uint64_t now,
 		t->send_keepalive = WG_TIMER_OFF;
 		wg_peer_staged_flush_locked(peer);
 		if (t->zero_key_material == WG_TIMER_OFF)
-			t->zero_key_material = now + REJECT_AFTER_TIME * 3;
+			wg_timers_arm(peer, &t->zero_key_material, now + REJECT_AFTER_TIME * 3);
 		return;
 	}
 	++t->handshake_attempts;
@@ -83,7 +113,7 @@ unsigned int wg_timers_tick(struct wg_peer *peer, uint64_t now, struct wg_action
 		act->flags |= WG_ACT_SEND_KEEPALIVE;
 		if (t->need_another_keepalive) {
 			t->need_another_keepalive = false;
-			t->send_keepalive = now + KEEPALIVE_TIMEOUT;
+			wg_timers_arm(peer, &t->send_keepalive, now + KEEPALIVE_TIMEOUT);
 		}
 	}
 	if (fire(&t->new_handshake, now)) {
@@ -103,7 +133,8 @@ void wg_timers_on_data_sent(struct wg_peer *peer, uint64_t now)
 	struct wg_timers *t = &peer->timers;
 
 	if (t->new_handshake == WG_TIMER_OFF)
-		t->new_handshake = now + KEEPALIVE_TIMEOUT + REKEY_TIMEOUT + jitter();
+		wg_timers_arm(peer, &t->new_handshake,
+			      now + KEEPALIVE_TIMEOUT + REKEY_TIMEOUT + jitter());
 }
 
 void wg_timers_on_data_received(struct wg_peer *peer, uint64_t now)
@@ -111,7 +142,7 @@ void wg_timers_on_data_received(struct wg_peer *peer, uint64_t now)
 	struct wg_timers *t = &peer->timers;
 
 	if (t->send_keepalive == WG_TIMER_OFF)
-		t->send_keepalive = now + KEEPALIVE_TIMEOUT;
+		wg_timers_arm(peer, &t->send_keepalive, now + KEEPALIVE_TIMEOUT);
 	else
 		t->need_another_keepalive = true;
 }
@@ -128,7 +159,7 @@ void wg_timers_on_any_authenticated_packet_received(struct wg_peer *peer)
 
 void wg_timers_on_handshake_initiated(struct wg_peer *peer, uint64_t now)
 {
-	peer->timers.retransmit_handshake = now + REKEY_TIMEOUT + jitter();
+	wg_timers_arm(peer, &peer->timers.retransmit_handshake, now + REKEY_TIMEOUT + jitter());
 }
 
 void wg_timers_on_handshake_complete(struct wg_peer *peer)
@@ -143,7 +174,7 @@ void wg_timers_on_handshake_complete(struct wg_peer *peer)
 
 void wg_timers_on_session_derived(struct wg_peer *peer, uint64_t now)
 {
-	peer->timers.zero_key_material = now + REJECT_AFTER_TIME * 3;
+	wg_timers_arm(peer, &peer->timers.zero_key_material, now + REJECT_AFTER_TIME * 3);
 }
 
 void wg_timers_on_any_authenticated_packet_traversal(struct wg_peer *peer, uint64_t now)
@@ -151,5 +182,6 @@ void wg_timers_on_any_authenticated_packet_traversal(struct wg_peer *peer, uint6
 	unsigned int secs = atomic_load(&peer->persistent_keepalive);
 
 	if (secs)
-		peer->timers.persistent_keepalive = now + (uint64_t)secs * WG_NSEC_PER_SEC;
+		wg_timers_arm(peer, &peer->timers.persistent_keepalive,
+			      now + (uint64_t)secs * WG_NSEC_PER_SEC);
 }

@@ -47,6 +47,24 @@ uint64_t wg_timers_next_deadline(struct wg_peer *peer);
 /* Runs every expired timer; fills act.  Returns act->flags. */
 unsigned int wg_timers_tick(struct wg_peer *peer, uint64_t now, struct wg_action *act);
 
+/*
+ * Skipping idle scans: every armed deadline also lowers the protocol's
+ * timers_due, so a control thread need not visit every peer at each tick:
+ *   if (wg_proto_timers_due(p, now)) {
+ *           wg_proto_timers_scan_begin(p);
+ *           for each peer: tick it if due; earliest = min(earliest,
+ *                   wg_timers_next_deadline(peer));
+ *           wg_proto_timers_scan_end(p, earliest);
+ *   }
+ * A deadline armed during the scan lowers timers_due itself.
+ */
+struct wg_proto;
+bool wg_proto_timers_due(struct wg_proto *p, uint64_t now);
+void wg_proto_timers_scan_begin(struct wg_proto *p);
+void wg_proto_timers_scan_end(struct wg_proto *p, uint64_t earliest);
+/* Sets *deadline (a field of peer->timers) to when; peer->lock held. */
+void wg_timers_arm(struct wg_peer *peer, uint64_t *deadline, uint64_t when);
+
 /* Events (peer->lock held). */
 void wg_timers_on_data_sent(struct wg_peer *peer, uint64_t now);
 void wg_timers_on_data_received(struct wg_peer *peer, uint64_t now);

@@ -31,6 +31,30 @@ static unsigned int tick(uint64_t now, struct wg_action *act)
 	return wg_timers_tick(peer, now, act);
 }
 
+/* The protocol's timers_due lets the control thread skip idle scans: a
+ * scan with nothing armed leaves it off; arming any deadline (a handshake,
+ * a persistent keepalive) brings it down to that deadline. */
+START_TEST(timers_due_lower_bound)
+{
+	struct wg_proto *p = &s.a.p;
+	struct wg_action act;
+
+	wg_proto_timers_scan_begin(p);
+	wg_proto_timers_scan_end(p, wg_timers_next_deadline(peer));
+	ck_assert(!wg_proto_timers_due(p, s.now + 1000 * SEC));
+	ck_assert_int_eq(wg_peer_want_handshake(peer, s.now, &act), 0);
+	ck_assert(!wg_proto_timers_due(p, s.now));
+	ck_assert(wg_proto_timers_due(p, s.now + REKEY_TIMEOUT + WG_NSEC_PER_SEC / 3));
+	ck_assert_uint_eq(atomic_load(&p->timers_due), wg_timers_next_deadline(peer));
+	/* A scan that finds a later earliest deadline cannot hide one armed
+	 * while it ran. */
+	wg_proto_timers_scan_begin(p);
+	wg_peer_set_persistent_keepalive(peer, 25, s.now + 1);
+	wg_proto_timers_scan_end(p, s.now + 60 * SEC);
+	ck_assert_uint_eq(atomic_load(&p->timers_due), s.now + 1);
+}
+END_TEST
+
 START_TEST(all_off_at_start)
 {
 	struct wg_action act;
@@ -225,6 +249,7 @@ static Suite *timers_suite(void)
 	tcase_add_test(tc, handshake_complete_resets);
 	tcase_add_test(tc, jitter_spread);
 	tcase_add_test(tc, receive_side_lastminute_rekey);
+	tcase_add_test(tc, timers_due_lower_bound);
 	suite_add_tcase(su, tc);
 	return su;
 }
