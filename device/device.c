@@ -673,9 +673,10 @@ static void fill_device_stats(struct device *d, struct uapi_device_stats *s)
 	s->tso_segments = tc.gso[TUN_GSO_TCP4].segments + tc.gso[TUN_GSO_TCP6].segments;
 	s->uso_packets = tc.gso[TUN_GSO_UDP4].packets + tc.gso[TUN_GSO_UDP6].packets;
 	s->uso_segments = tc.gso[TUN_GSO_UDP4].segments + tc.gso[TUN_GSO_UDP6].segments;
-	/* The TUN layer counts coalesced writes for both protocols together. */
-	s->tcp_gro_writes = tc.coalesced;
-	s->tcp_gro_segments = tc.merged;
+	s->tcp_gro_writes = tc.coalesced[GRO_PROTO_TCP];
+	s->tcp_gro_segments = tc.merged[GRO_PROTO_TCP];
+	s->udp_gro_writes = tc.coalesced[GRO_PROTO_UDP];
+	s->udp_gro_segments = tc.merged[GRO_PROTO_UDP];
 	s->drop_malformed += tc.malformed;
 
 	memset(&bs, 0, sizeof(bs));

@@ -545,6 +545,7 @@ static void run_flow(struct oc *c, int i)
 	};
 	struct oc_flow *f = &c->f[i];
 	struct tun_counters a0, a1, b0, b1;
+	enum gro_proto g;
 	double t0;
 
 	if (f->family == AF_INET6 && !c->v6) {
@@ -567,8 +568,9 @@ static void run_flow(struct oc *c, int i)
 	f->gso.segments = a1.gso[kind[i]].segments - a0.gso[kind[i]].segments;
 	f->gso.max_gso_size = a1.gso[kind[i]].max_gso_size;
 	f->gso.max_segments = a1.gso[kind[i]].max_segments;
-	f->coalesced = b1.coalesced - b0.coalesced;
-	f->merged = b1.merged - b0.merged;
+	g = f->tcp ? GRO_PROTO_TCP : GRO_PROTO_UDP;
+	f->coalesced = b1.coalesced[g] - b0.coalesced[g];
+	f->merged = b1.merged[g] - b0.merged[g];
 	f->refused = b1.rejected - b0.rejected;
 }
 

@@ -637,7 +637,7 @@ static bool gro_tcp(struct gro_ctx *c, size_t idx, struct gro_pkt *p)
 		}
 		if (kind == MERGE_PREPEND)
 			merge_prepend(c, it, p);
-		c->stats->merged++;
+		c->stats->merged[GRO_PROTO_TCP]++;
 		return true;
 	}
 	item_add(c, idx, p);
@@ -670,7 +670,7 @@ static bool gro_udp(struct gro_ctx *c, size_t idx, struct gro_pkt *p)
 		c->stats->bad_csum++;
 		goto add;
 	}
-	c->stats->merged++;
+	c->stats->merged[GRO_PROTO_UDP]++;
 	return true;
 add:
 	item_add(c, idx, p);
@@ -767,7 +767,8 @@ int gro_batch(struct gro_table *t, uint8_t *const *bufs, size_t *lens,
 		if (it && it->nseg > 1 && !it->dead) {
 			item_finish(&c, it, vnet);
 			lens[out[i]] = it->len;
-			stats->coalesced++;
+			stats->coalesced[it->proto == IPPROTO_TCP_ ? GRO_PROTO_TCP
+							    : GRO_PROTO_UDP]++;
 		} else {
 			memset(vnet, 0, VNET_HDR_LEN);
 		}

@@ -65,10 +65,18 @@ enum gro_flags {
 	GRO_UDP = 1 << 1,
 };
 
+/* Merge counters are kept per protocol: TCP and UDP GRO are switched and
+ * reported separately. */
+enum gro_proto {
+	GRO_PROTO_TCP,
+	GRO_PROTO_UDP,
+	GRO_PROTOS,
+};
+
 struct gro_stats {
-	uint64_t coalesced;	/* written packets that carry merged segments */
-	uint64_t merged;	/* segments folded into another packet */
-	uint64_t bad_csum;	/* candidates refused for a bad checksum */
+	uint64_t coalesced[GRO_PROTOS];	/* written packets carrying merged segments */
+	uint64_t merged[GRO_PROTOS];	/* segments folded into another packet */
+	uint64_t bad_csum;		/* candidates refused for a bad checksum */
 };
 
 struct gro_table;	/* fixed-size scratch state, see offload.c */

@@ -7,6 +7,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "tun/offload.h"
+
 /*
  * The "inside" of the tunnel: a TUN device with one or more queues.
  *
@@ -136,8 +138,8 @@ struct tun_counters {
 	uint64_t writes;	/* write() calls that succeeded */
 	uint64_t write_packets;	/* plain packets the caller asked to write */
 	uint64_t write_bytes;
-	uint64_t coalesced;	/* writes that carried merged segments */
-	uint64_t merged;	/* segments folded into another packet */
+	uint64_t coalesced[GRO_PROTOS];	/* writes that carried merged segments */
+	uint64_t merged[GRO_PROTOS];	/* segments folded into another packet */
 	uint64_t bad_csum;	/* GRO candidates refused for a bad checksum */
 	uint64_t write_errors;	/* packets the kernel refused (counted, not retried) */
 	uint64_t rejected;	/* coalesced writes refused with EINVAL, resent split */

@@ -445,8 +445,10 @@ int tun_write(struct tun *t, unsigned int qi, uint8_t *const *bufs,
 		err = write_plain(t, qi, bufs, lens, n, headroom);
 		return err ? err : (int)n;
 	}
-	q->c.coalesced += st.coalesced;
-	q->c.merged += st.merged;
+	for (i = 0; i < GRO_PROTOS; i++) {
+		q->c.coalesced[i] += st.coalesced[i];
+		q->c.merged[i] += st.merged[i];
+	}
 	q->c.bad_csum += st.bad_csum;
 	for (i = 0; i < cnt; i++) {
 		uint8_t *frame = bufs[q->out[i]] + headroom - VNET_HDR_LEN;
@@ -671,8 +673,10 @@ static void add_counters(struct tun_counters *d, const struct tun_counters *s)
 	d->writes += s->writes;
 	d->write_packets += s->write_packets;
 	d->write_bytes += s->write_bytes;
-	d->coalesced += s->coalesced;
-	d->merged += s->merged;
+	for (k = 0; k < GRO_PROTOS; k++) {
+		d->coalesced[k] += s->coalesced[k];
+		d->merged[k] += s->merged[k];
+	}
 	d->bad_csum += s->bad_csum;
 	d->write_errors += s->write_errors;
 	d->rejected += s->rejected;

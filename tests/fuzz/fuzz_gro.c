@@ -158,7 +158,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	for (i = 0; i < n; i++)
 		if (!written[i])
 			in_sum -= cand_hdr_len(orig[i]);
-	if (in_sum != out_sum || st.merged != n - (size_t)ret)
+	if (in_sum != out_sum || st.merged[GRO_PROTO_TCP] + st.merged[GRO_PROTO_UDP] != n - (size_t)ret)
 		abort();
 	for (i = 0; i < n; i++)
 		free(bufs[i]);

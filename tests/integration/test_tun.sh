@@ -99,9 +99,9 @@ for k in gso_tcp4 gso_tcp6; do
 	[ "${v:-0}" -gt 0 ] || fail "no $k super-packets read from $IA"
 	echo "ok: $IA $k=$v (max size $(counter "$IA" ${k}_max_size))"
 done
-v=$(counter "$IB" coalesced)
+v=$(counter "$IB" tcp_coalesced)
 [ "${v:-0}" -gt 0 ] || fail "no coalesced writes to $IB"
-echo "ok: $IB coalesced=$v merged=$(counter "$IB" merged)"
+echo "ok: $IB tcp_coalesced=$v tcp_merged=$(counter "$IB" tcp_merged)"
 # write_errors may count link-local packets that reach B before it is up (EIO).
 for k in rejected malformed bad_csum; do
 	[ "$(counter "$IB" $k)" = 0 ] || fail "$IB $k=$(counter "$IB" $k)"
@@ -119,7 +119,7 @@ transfer 10.203.0.2
 transfer fd77:7470::2
 stop
 [ "$(counter "$IA" gso_tcp4)" = 0 ] || fail "super-packets without vnet header"
-[ "$(counter "$IB" coalesced)" = 0 ] || fail "coalesced writes without vnet header"
+[ "$(counter "$IB" tcp_coalesced)" = 0 ] || fail "coalesced writes without vnet header"
 echo "ok: offloads off"
 
 echo "--- a passed fd (WG_TUN_FD), with and without vnet header"

@@ -19,7 +19,7 @@ iperf_check "$NS_A" "$NS_B" 10.78.0.2 tcp 3
 iperf_check "$NS_B" "$NS_A" fd78::1 tcp 3
 iperf_check "$NS_A" "$NS_B" 10.78.0.2 udp 3
 [ "$(stat_of "$NS_A" "$IF_A" tso_packets)" -gt 0 ] || fail "no TSO super-packets read"
-log "tso_packets=$(stat_of "$NS_A" "$IF_A" tso_packets) udp_gso_messages=$(stat_of "$NS_A" "$IF_A" udp_gso_messages) tcp_gro_writes(B)=$(stat_of "$NS_B" "$IF_B" tcp_gro_writes)"
+log "tso_packets=$(stat_of "$NS_A" "$IF_A" tso_packets) udp_gso_messages=$(stat_of "$NS_A" "$IF_A" udp_gso_messages) tcp_gro_writes(B)=$(stat_of "$NS_B" "$IF_B" tcp_gro_writes) udp_gro_writes(B)=$(stat_of "$NS_B" "$IF_B" udp_gro_writes)"
 
 # The same tunnel over an IPv6 outside.
 in_a wg set "$IF_A" peer "$PUB_B" endpoint "[fd77::2]:51821"

@@ -304,8 +304,10 @@ START_TEST(gro_multiple_protocols_and_flows)
 	expect_merged(5, &s, 100);
 	s = udp(true, 200, 0);
 	expect_merged(9, &s, 100);
-	ck_assert_uint_eq(stats.coalesced, 4);
-	ck_assert_uint_eq(stats.merged, 4);
+	ck_assert_uint_eq(stats.coalesced[GRO_PROTO_TCP], 2);
+	ck_assert_uint_eq(stats.coalesced[GRO_PROTO_UDP], 2);
+	ck_assert_uint_eq(stats.merged[GRO_PROTO_TCP], 2);
+	ck_assert_uint_eq(stats.merged[GRO_PROTO_UDP], 2);
 	ck_assert_uint_eq(stats.bad_csum, 0);
 }
 END_TEST
@@ -669,7 +671,8 @@ START_TEST(gro_64_segment_cap)
 	EXPECT(gro(GRO_TCP | GRO_UDP), 0, 64, 65);
 	s = tcp(false, 6400, 1);
 	expect_merged(0, &s, 100);
-	ck_assert_uint_eq(stats.merged, 63 + 62);
+	ck_assert_uint_eq(stats.merged[GRO_PROTO_TCP], 63);
+	ck_assert_uint_eq(stats.merged[GRO_PROTO_UDP], 62);
 
 	/* UDP alone: 100 tiny datagrams become 64 + 36. */
 	nb = 0;

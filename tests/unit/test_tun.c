@@ -327,8 +327,9 @@ START_TEST(test_write_coalesced)
 	tun_get_counters(t, &c);
 	ck_assert_uint_eq(c.write_packets, 3);
 	ck_assert_uint_eq(c.writes, 1);
-	ck_assert_uint_eq(c.coalesced, 1);
-	ck_assert_uint_eq(c.merged, 2);
+	ck_assert_uint_eq(c.coalesced[GRO_PROTO_TCP], 1);
+	ck_assert_uint_eq(c.merged[GRO_PROTO_TCP], 2);
+	ck_assert_uint_eq(c.coalesced[GRO_PROTO_UDP], 0);
 	ck_assert_uint_eq(c.rejected, 0);
 	tun_close(t);
 }

@@ -122,10 +122,14 @@ static void print_counters(struct tun *t)
 		       tun_gso_kind_name(k), (unsigned long long)c.gso[k].packets,
 		       tun_gso_kind_name(k), (unsigned long long)c.gso[k].segments,
 		       tun_gso_kind_name(k), (unsigned long long)c.gso[k].max_gso_size);
-	printf(" writes=%llu write_packets=%llu coalesced=%llu merged=%llu"
+	printf(" writes=%llu write_packets=%llu tcp_coalesced=%llu tcp_merged=%llu"
+	       " udp_coalesced=%llu udp_merged=%llu"
 	       " bad_csum=%llu write_errors=%llu rejected=%llu eagain=%llu\n",
 	       (unsigned long long)c.writes, (unsigned long long)c.write_packets,
-	       (unsigned long long)c.coalesced, (unsigned long long)c.merged,
+	       (unsigned long long)c.coalesced[GRO_PROTO_TCP],
+	       (unsigned long long)c.merged[GRO_PROTO_TCP],
+	       (unsigned long long)c.coalesced[GRO_PROTO_UDP],
+	       (unsigned long long)c.merged[GRO_PROTO_UDP],
 	       (unsigned long long)c.bad_csum, (unsigned long long)c.write_errors,
 	       (unsigned long long)c.rejected, (unsigned long long)c.eagain);
 }

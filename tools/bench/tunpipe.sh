@@ -65,7 +65,7 @@ bench() { # label tunpipe-options...
 	done
 	kill "$p" "${pids[-1]}" 2>/dev/null
 	wait "$p" 2>/dev/null || true
-	grep "^$IB reads=" "$tmp/out" | tr ' ' '\n' | grep -E '^(coalesced|merged)=' | tr '\n' ' '
+	grep "^$IB reads=" "$tmp/out" | tr ' ' '\n' | grep -E '^(tcp|udp)_(coalesced|merged)=' | tr '\n' ' '
 	grep "^$IA reads=" "$tmp/out" | tr ' ' '\n' | grep -E '^(gso_tcp4|gso_tcp4_segments)=' | tr '\n' ' '
 	echo
 	pids=()
