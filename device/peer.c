@@ -291,12 +291,10 @@ void wg_peer_set_psk(struct wg_peer *peer, const uint8_t *psk)
 
 void wg_peer_set_endpoint(struct wg_peer *peer, const struct wg_endpoint *ep)
 {
+	/* The sticky source is part of the endpoint, as in the kernel: an
+	 * endpoint set by configuration (no source) clears a learnt one. */
 	pthread_mutex_lock(&peer->endpoint_lock);
-	/* A new address keeps no stale sticky source, the same one keeps it
-	 * unless the caller gave a new one. */
-	if (!peer->has_endpoint || !wg_endpoint_eq(&peer->endpoint, ep) ||
-	    ep->src_ifindex)
-		peer->endpoint = *ep;
+	peer->endpoint = *ep;
 	peer->has_endpoint = true;
 	pthread_mutex_unlock(&peer->endpoint_lock);
 }

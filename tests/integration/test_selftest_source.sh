@@ -58,10 +58,13 @@ log "inbound on another interface: B sees A at $ep"
 # to B through a second veth (source 10.77.1.3) appears.
 in_b ip route del 10.50.0.0/24 dev veth0
 in_b wg set "$IF_B" peer "$PUB_A" endpoint 10.77.0.10:51820
-# B speaks first so that A's sticky source becomes 10.77.0.10 by receiving
-# (re-setting A's endpoint to the same address does not clear it in vguard,
-# unlike the kernel and wireguard-go: see the selftest report).
-in_b ping -c 1 -W 2 10.78.0.1 >/dev/null || fail "B -> 10.77.0.10 lost"
+# A still sends from 10.50.0.1, learnt in step 18.  Setting its endpoint
+# for B again, to the very address it has, must drop that source (the
+# source is part of the endpoint, as in the kernel): A speaks first.
+in_a wg set "$IF_A" peer "$PUB_B" endpoint 10.77.0.2:51821
+in_a ping -c 1 -W 2 10.78.0.2 >/dev/null || fail "A -> B lost after re-setting the endpoint"
+ep=$(in_b wg show "$IF_B" endpoints | cut -f2)
+[ "$ep" = 10.77.0.10:51820 ] || fail "re-set endpoint kept the learnt source: B sees A at '$ep'"
 expect_ep 10.77.0.10:51820 "before the better route"
 ip -n "$NS_A" link add veth1 type veth peer name veth1 netns "$NS_B"
 in_a ip addr add 10.77.1.3/24 dev veth1
