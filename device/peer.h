@@ -129,9 +129,6 @@ struct wg_peer {
 	struct wg_endpoint endpoint;
 	bool has_endpoint;
 
-	/* Not touched by the protocol core (see "Byte counters" above); a
-	 * caller without counters of its own may keep its totals here. */
-	atomic_uint_fast64_t rx_bytes, tx_bytes;
 	atomic_uint_fast64_t last_handshake_ns;	/* wall clock; 0 = never */
 	atomic_uint persistent_keepalive;	/* seconds; 0 = off */
 };

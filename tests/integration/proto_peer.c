@@ -281,8 +281,6 @@ int main(int argc, char **argv)
 		if (n > 0)
 			receive(buf, (size_t)n, &src);
 	}
-	printf("rx %llu tx %llu bytes\n", (unsigned long long)atomic_load(&peer->rx_bytes),
-	       (unsigned long long)atomic_load(&peer->tx_bytes));
 	if (initiator && replies >= 2) {
 		if (peer->keypairs.current == first || peer->keypairs.previous != first) {
 			printf("no rekey happened\n");
