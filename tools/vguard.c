@@ -131,15 +131,6 @@ static void bad_usage(const char *fmt, ...)
 	exit(EXIT_USAGE);
 }
 
-/* Same rule as the TUN layer's switches: set and not "", "0", "no", "false". */
-static bool env_on(const char *name)
-{
-	const char *v = getenv(name);
-
-	return v && *v && strcmp(v, "0") && strcasecmp(v, "no") &&
-	       strcasecmp(v, "false");
-}
-
 static unsigned int parse_queues(const char *s)
 {
 	char *end;
@@ -214,10 +205,8 @@ static void parse_args(struct options *o, int argc, char **argv)
 		bad_usage("%s", "missing INTERFACE");
 	if (!o->iface[0] || strlen(o->iface) >= IFNAMSIZ || strchr(o->iface, '/'))
 		bad_usage("invalid interface name '%s'", o->iface);
-	/* VGUARD_NO_TSO, _USO, _TCP_GRO and _UDP_GRO are the TUN layer's:
-	 * tun_options_from_env() applies them in tun_opts(). */
-	o->no_udp_gso |= env_on("VGUARD_NO_UDP_GSO");
-	o->no_udp_gro_rx |= env_on("VGUARD_NO_UDP_GRO_RX");
+	/* The offload switches' environment variables belong to the layers
+	 * that own them: tun_options_from_env() and device_options_from_env(). */
 }
 
 static void read_log_level(void)
