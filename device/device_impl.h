@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* Internal to the data plane (device.c, send.c, receive.c, handshake.c,
- * control.c, icmp.c): not part of device.h's surface. */
+/* Internal to the data plane (device/libwgdevice.a): not part of device.h's
+ * surface.  doc/architecture.md describes the threads and who owns what. */
 #ifndef VGUARD_DEVICE_DEVICE_IMPL_H
 #define VGUARD_DEVICE_DEVICE_IMPL_H
 
@@ -116,8 +116,7 @@ struct worker {
 	uint8_t rx_last_src[16];
 	struct dev_peer *rx_last_peer;
 
-	/* ICMP replies and small sends */
-	uint8_t *icmp_buf;
+	uint8_t *small_buf;	/* one slot for a packet built here: ICMP, keepalive */
 	uint64_t icmp_tokens_at;
 	unsigned int icmp_tokens;
 
@@ -182,7 +181,7 @@ struct device {
 	int exit_reason;	/* -1 while running */
 };
 
-/* device.c */
+/* device.c: lifetime, link state */
 uint64_t dev_now(struct device *d);
 void dev_log(struct device *d, int level, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
@@ -190,44 +189,58 @@ void dev_exit(struct device *d, int reason);
 void ep_to_wg(struct wg_endpoint *w, const struct vg_endpoint *v);
 void ep_from_wg(struct vg_endpoint *v, const struct wg_endpoint *w);
 struct dev_peer *dev_peer_of(struct wg_peer *wp);
+int dev_open_binds(struct device *d, uint16_t port);
 int dev_link_up(struct device *d);
 void dev_link_down(struct device *d);
 void dev_clear_all_src(struct device *d);
-int mbox_push(struct worker *w, const struct mbox_item *it);
-void mbox_purge_peer(struct device *d, struct dev_peer *p);
-unsigned int dev_worker_for(struct device *d, const struct dev_peer *p);
 
 #define TX_HEAD 64	/* head room in front of a TUN read: the data header */
 #define RX_HEAD 48	/* where a datagram lands; its plaintext is at 64 */
 #define SLOT_SIZE (64 + TUN_MAX_PACKET + 64)
 
-/* send.c */
-int send_tun_batch(struct worker *w, uint64_t now);
-void send_mbox(struct worker *w, struct mbox_item *it, uint64_t now);
-void send_action(struct worker *w, const struct wg_action *act, uint64_t now);
-int send_raw(struct worker *w, struct vg_endpoint *ep, const uint8_t *msg, size_t len);
-void count_sent_handshake(struct worker *w, uint64_t *pc, const uint8_t *msg, size_t len);
+/* worker.c: the queue workers and their mailboxes */
+int dev_worker_init(struct device *d, struct worker *w, unsigned int id);
+void dev_worker_free(struct worker *w);
+int dev_worker_start_all(struct device *d);
+void dev_worker_stop_all(struct device *d);
+unsigned int dev_worker_for(struct device *d, const struct dev_peer *p);
+void dev_epoll_add(int epfd, int fd, uint64_t tag, uint32_t events);
+int dev_mbox_push(struct worker *w, const struct mbox_item *it);
+void dev_mbox_purge_peer(struct device *d, struct dev_peer *p);
+void dev_kick_workers(struct device *d);
+void dev_act(struct device *d, struct worker *self, const struct wg_action *act,
+	     const struct vg_endpoint *to, unsigned int via);
 
-/* receive.c */
-int recv_batch(struct worker *w, int family, uint64_t now);
-void rx_flush_tun(struct worker *w);
+/* send.c: TUN -> UDP */
+int dev_send_tun_batch(struct worker *w, uint64_t now);
+void dev_send_mbox(struct worker *w, struct mbox_item *it, uint64_t now);
 
-/* handshake.c */
-int hs_start(struct device *d);
-void hs_stop(struct device *d);
-/* 0, or -ENOSPC when the queue is full (counted by the caller). */
-int hs_enqueue(struct device *d, const struct hs_item *it);
-
-/* control.c */
-int ctl_start(struct device *d);
-void ctl_stop(struct device *d);
-void worker_stop_all(struct device *d);
-int worker_start_all(struct device *d);
+/* receive.c: UDP -> TUN */
+int dev_recv_batch(struct worker *w, int family, uint64_t now);
 
 /* icmp.c */
 /* Builds an ICMP/ICMPv6 destination unreachable for pkt into out (IP
  * packet); returns its length or 0 when none is due (ICMP errors, non-first
  * fragments, multicast sources, ...). */
-size_t icmp_unreachable(uint8_t *out, size_t cap, const uint8_t *pkt, size_t len);
+size_t dev_icmp_unreachable(uint8_t *out, size_t cap, const uint8_t *pkt, size_t len);
+
+/* handshake.c: the handshake thread */
+int dev_hs_start(struct device *d);
+void dev_hs_stop(struct device *d);
+/* 0, or -ENOSPC when the queue is full (counted by the caller). */
+int dev_hs_enqueue(struct device *d, const struct hs_item *it);
+
+/* control.c: the control thread */
+int dev_ctl_start(struct device *d);
+void dev_ctl_stop(struct device *d);
+
+/* config.c: set and get */
+void dev_config_init(struct device *d);
+void dev_remove_peer(struct device *d, struct wg_peer *wp);
+
+/* stats.c: counters */
+void dev_count_handshake(struct dcounters *dc, uint64_t *pc, uint8_t type, size_t len, bool sent);
+void dev_peer_bytes(const struct dev_peer *p, uint64_t *rx, uint64_t *tx);
+int dev_stats(void *ctx, struct uapi_emitter *em);
 
 #endif

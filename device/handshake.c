@@ -13,7 +13,7 @@
 
 #include "device/device_impl.h"
 
-int hs_enqueue(struct device *d, const struct hs_item *it)
+int dev_hs_enqueue(struct device *d, const struct hs_item *it)
 {
 	int ret = 0;
 
@@ -29,40 +29,10 @@ int hs_enqueue(struct device *d, const struct hs_item *it)
 	return ret;
 }
 
-static void count_received(struct device *d, struct dev_peer *p, uint32_t type, size_t len)
-{
-	int i;
-
-	switch (type) {
-	case MESSAGE_HANDSHAKE_INITIATION:
-		i = PC_handshake_initiations_received;
-		break;
-	case MESSAGE_HANDSHAKE_RESPONSE:
-		i = PC_handshake_responses_received;
-		break;
-	case MESSAGE_HANDSHAKE_COOKIE:
-		i = PC_cookie_replies_received;
-		break;
-	default:
-		return;
-	}
-	cnt_add(&d->hs_cnt.p[i], 1);
-	if (p)
-		cnt_add(&p->cnt[SLOT_HANDSHAKE].v[i], 1);
-	/* Received bytes count authenticated messages only, as wireguard-go
-	 * does: an initiation or response that made a session. */
-	if (p && type != MESSAGE_HANDSHAKE_COOKIE) {
-		cnt_add(&d->hs_cnt.p[PC_rx_bytes], len);
-		cnt_add(&p->cnt[SLOT_HANDSHAKE].v[PC_rx_bytes], len);
-	}
-}
-
 static void handle_one(struct device *d, struct hs_item *it, size_t qlen)
 {
 	struct wg_endpoint src;
 	struct wg_action act;
-	struct dev_peer *p;
-	struct mbox_item mb;
 	uint64_t now = dev_now(d);
 	bool under_load;
 	int ret;
@@ -70,29 +40,15 @@ static void handle_one(struct device *d, struct hs_item *it, size_t qlen)
 	under_load = cookie_checker_under_load(&d->proto.cookie, qlen, now);
 	ep_to_wg(&src, &it->src);
 	ret = wg_proto_handle_handshake(&d->proto, it->msg, it->len, &src, under_load, now, &act);
-	p = dev_peer_of(act.peer);
-	if (!ret)
-		count_received(d, p, it->msg[0], it->len);
-	if (act.flags & WG_ACT_SEND_MSG) {
-		memset(&mb, 0, sizeof(mb));
-		mb.kind = MBOX_RAW;
-		mb.peer = p;
-		mb.ep = it->src;
-		mb.len = (uint16_t)act.msg_len;
-		memcpy(mb.msg, act.msg, act.msg_len);
-		/* Counted by the worker once it is really sent. */
-		mbox_push(&d->workers[it->worker % d->nworkers], &mb);
+	if (!ret) {
+		struct dev_peer *p = dev_peer_of(act.peer);
+
+		dev_count_handshake(&d->hs_cnt, p ? p->cnt[SLOT_HANDSHAKE].v : NULL, it->msg[0],
+				    it->len, false);
 	}
-	if (p && (act.flags & (WG_ACT_SEND_STAGED | WG_ACT_SEND_KEEPALIVE))) {
-		memset(&mb, 0, sizeof(mb));
-		mb.peer = p;
-		if (act.flags & WG_ACT_SEND_STAGED)
-			mb.kind = act.flags & WG_ACT_SEND_KEEPALIVE ? MBOX_STAGED_KEEPALIVE
-								    : MBOX_STAGED;
-		else
-			mb.kind = MBOX_KEEPALIVE;
-		mbox_push(&d->workers[dev_worker_for(d, p)], &mb);
-	}
+	/* The reply leaves by the socket the message came in on; it is
+	 * counted by the worker once it is really sent. */
+	dev_act(d, NULL, &act, &it->src, it->worker);
 }
 
 static void *hs_main(void *arg)
@@ -121,7 +77,7 @@ static void *hs_main(void *arg)
 	return NULL;
 }
 
-int hs_start(struct device *d)
+int dev_hs_start(struct device *d)
 {
 	int ret = pthread_create(&d->hs_thread, NULL, hs_main, d);
 
@@ -131,7 +87,7 @@ int hs_start(struct device *d)
 	return 0;
 }
 
-void hs_stop(struct device *d)
+void dev_hs_stop(struct device *d)
 {
 	if (!d->hs_started)
 		return;

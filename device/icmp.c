@@ -95,7 +95,7 @@ static size_t icmp6(uint8_t *out, size_t cap, const uint8_t *pkt, size_t len)
 	return total;
 }
 
-size_t icmp_unreachable(uint8_t *out, size_t cap, const uint8_t *pkt, size_t len)
+size_t dev_icmp_unreachable(uint8_t *out, size_t cap, const uint8_t *pkt, size_t len)
 {
 	if (len >= 20 && (pkt[0] >> 4) == 4)
 		return icmp4(out, cap, pkt, len);

@@ -57,7 +57,7 @@ static void run_end(struct worker *w, struct rx_run *r, uint64_t now)
 	wg_peer_received_data(r->kp->peer, r->kp, &src, r->bytes, r->keepalive, now, &act);
 	noise_keypair_put(r->kp);
 	r->kp = NULL;
-	send_action(w, &act, now);
+	dev_act(w->dev, w, &act, NULL, 0);
 }
 
 static void rx_data(struct worker *w, unsigned int k, struct rx_run *run, uint64_t now)
@@ -127,11 +127,11 @@ static void rx_handshake(struct worker *w, unsigned int k)
 	it.worker = w->id;
 	it.len = (uint16_t)pk->len;
 	memcpy(it.msg, pk->data, pk->len);
-	if (hs_enqueue(w->dev, &it))
+	if (dev_hs_enqueue(w->dev, &it))
 		cnt_add(&w->cnt.p[PC_drop_queue_full], 1);
 }
 
-void rx_flush_tun(struct worker *w)
+static void rx_flush_tun(struct worker *w)
 {
 	if (!w->w_n)
 		return;
@@ -140,7 +140,7 @@ void rx_flush_tun(struct worker *w)
 	w->w_n = 0;
 }
 
-int recv_batch(struct worker *w, int family, uint64_t now)
+int dev_recv_batch(struct worker *w, int family, uint64_t now)
 {
 	struct device *d = w->dev;
 	struct rx_run run = { 0 };

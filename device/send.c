@@ -11,34 +11,6 @@
 
 #include "device/device_impl.h"
 
-/* Counts a handshake message a worker has just sent: by its type byte, and
- * its wire bytes (as `wg show transfer` does).  pc is the peer's slot for
- * this worker, NULL for a cookie reply to no known peer. */
-void count_sent_handshake(struct worker *w, uint64_t *pc, const uint8_t *msg, size_t len)
-{
-	int i;
-
-	switch (msg[0]) {
-	case MESSAGE_HANDSHAKE_INITIATION:
-		i = PC_handshake_initiations_sent;
-		break;
-	case MESSAGE_HANDSHAKE_RESPONSE:
-		i = PC_handshake_responses_sent;
-		break;
-	case MESSAGE_HANDSHAKE_COOKIE:
-		i = PC_cookie_replies_sent;
-		break;
-	default:
-		return;
-	}
-	if (pc) {
-		cnt_add(&pc[i], 1);
-		cnt_add(&pc[PC_tx_bytes], len);
-	}
-	cnt_add(&w->cnt.p[i], 1);
-	cnt_add(&w->cnt.p[PC_tx_bytes], len);
-}
-
 static struct vg_bind *worker_bind(struct worker *w)
 {
 	struct device *d = w->dev;
@@ -64,7 +36,7 @@ static void sync_src(struct dev_peer *p, const struct vg_endpoint *before,
 		wg_peer_clear_src(p->wp);
 }
 
-int send_raw(struct worker *w, struct vg_endpoint *ep, const uint8_t *msg, size_t len)
+static int send_raw(struct worker *w, struct vg_endpoint *ep, const uint8_t *msg, size_t len)
 {
 	struct vg_bind *b = worker_bind(w);
 	struct iovec iov = { .iov_base = (void *)msg, .iov_len = len };
@@ -87,27 +59,7 @@ static void send_peer_raw(struct worker *w, struct dev_peer *p, const uint8_t *m
 	if (send_raw(w, &ep, msg, len))
 		return;
 	sync_src(p, &before, &ep);
-	count_sent_handshake(w, p->cnt[w->id].v, msg, len);
-}
-
-/* Sends act's message now (it needs no packet buffer); the rest goes
- * through the mailbox so it runs when this batch's buffers are free. */
-void send_action(struct worker *w, const struct wg_action *act, uint64_t now)
-{
-	struct dev_peer *p = dev_peer_of(act->peer);
-	struct mbox_item it;
-
-	if ((act->flags & WG_ACT_SEND_MSG) && p)
-		send_peer_raw(w, p, act->msg, act->msg_len);
-	if (!p || !(act->flags & (WG_ACT_SEND_STAGED | WG_ACT_SEND_KEEPALIVE)))
-		return;
-	memset(&it, 0, sizeof(it));
-	it.peer = p;
-	if (act->flags & WG_ACT_SEND_STAGED)
-		it.kind = act->flags & WG_ACT_SEND_KEEPALIVE ? MBOX_STAGED_KEEPALIVE : MBOX_STAGED;
-	else
-		it.kind = MBOX_KEEPALIVE;
-	mbox_push(w, &it);
+	dev_count_handshake(&w->cnt, p->cnt[w->id].v, msg[0], len, true);
 }
 
 /* Pads to 16 bytes, never past the MTU (the kernel module's rule). */
@@ -146,14 +98,14 @@ static bool send_run(struct worker *w, struct dev_peer *p, uint8_t *const *bufs,
 
 		for (i = 0; i < n; i++)
 			wg_peer_stage(p->wp, bufs[i] + TX_HEAD, lens[i]);
-		mbox_push(w, &it);
+		dev_mbox_push(w, &it);
 		return false;
 	}
 	if (!kp) {
 		for (i = 0; i < n && !keepalive; i++)
 			wg_peer_stage(p->wp, bufs[i] + TX_HEAD, lens[i]);
 		if (!wg_peer_want_handshake(p->wp, now, &act))
-			send_action(w, &act, now);
+			dev_act(w->dev, w, &act, NULL, 0);
 		return false;
 	}
 	for (i = 0; i < n; i++) {
@@ -181,7 +133,7 @@ static bool send_run(struct worker *w, struct dev_peer *p, uint8_t *const *bufs,
 	cnt_add(&w->cnt.p[PC_tx_bytes], bytes);
 	wg_peer_sent_data(p->wp, kp, bytes, keepalive, now, &act);
 	noise_keypair_put(kp);
-	send_action(w, &act, now);
+	dev_act(w->dev, w, &act, NULL, 0);
 	return true;
 }
 
@@ -215,20 +167,20 @@ static bool icmp_allowed(struct worker *w, uint64_t now)
 static void no_route(struct worker *w, const uint8_t *pkt, size_t len, uint64_t now)
 {
 	struct device *d = w->dev;
-	uint8_t *bufs[1] = { w->icmp_buf };
+	uint8_t *bufs[1] = { w->small_buf };
 	size_t lens[1];
 
 	cnt_add(&w->cnt.d[DC_drop_no_peer], 1);
 	if (!icmp_allowed(w, now))
 		return;
-	lens[0] = icmp_unreachable(w->icmp_buf + TX_HEAD, TUN_MAX_PACKET, pkt, len);
+	lens[0] = dev_icmp_unreachable(w->small_buf + TX_HEAD, TUN_MAX_PACKET, pkt, len);
 	if (!lens[0])
 		return;
 	if (tun_write(d->tun, w->id, bufs, lens, 1, TX_HEAD) == 1)
 		cnt_add(&w->cnt.d[DC_icmp_unreachable_sent], 1);
 }
 
-int send_tun_batch(struct worker *w, uint64_t now)
+int dev_send_tun_batch(struct worker *w, uint64_t now)
 {
 	struct device *d = w->dev;
 	const uint8_t *dst = NULL;
@@ -295,17 +247,17 @@ static void send_staged(struct worker *w, struct dev_peer *p, bool keepalive_if_
 	} while (n == TUN_MAX_BATCH);
 	w->flushing = false;
 	if (!total && keepalive_if_none) {
-		uint8_t *bufs[1] = { w->icmp_buf };
+		uint8_t *bufs[1] = { w->small_buf };
 		size_t lens[1] = { 0 };
 
 		send_run(w, p, bufs, lens, 1, true, now);
 	}
 }
 
-void send_mbox(struct worker *w, struct mbox_item *it, uint64_t now)
+void dev_send_mbox(struct worker *w, struct mbox_item *it, uint64_t now)
 {
 	struct vg_endpoint before;
-	uint8_t *bufs[1] = { w->icmp_buf };
+	uint8_t *bufs[1] = { w->small_buf };
 	size_t lens[1] = { 0 };
 
 	switch (it->kind) {
@@ -321,7 +273,8 @@ void send_mbox(struct worker *w, struct mbox_item *it, uint64_t now)
 		if (send_raw(w, &it->ep, it->msg, it->len))
 			return;
 		sync_src(it->peer, &before, &it->ep);
-		count_sent_handshake(w, it->peer ? it->peer->cnt[w->id].v : NULL, it->msg, it->len);
+		dev_count_handshake(&w->cnt, it->peer ? it->peer->cnt[w->id].v : NULL, it->msg[0],
+				    it->len, true);
 		return;
 	case MBOX_KEEPALIVE:
 		if (it->peer)

@@ -1,0 +1,320 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The queue workers: worker i owns TUN queue i and bind i and runs both
+ * packet paths to completion in its own epoll (send.c: TUN -> UDP,
+ * receive.c: UDP -> TUN).  Other threads never touch a worker's bind: what
+ * they want sent goes through the worker's mailbox.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "device/device_impl.h"
+
+enum { EV_TUN, EV_BIND4, EV_BIND6, EV_MBOX, EV_WAKE };
+
+/* How many batches one fd may take before the others get a turn. */
+#define WORKER_BUDGET 8
+
+unsigned int dev_worker_for(struct device *d, const struct dev_peer *p)
+{
+	return p ? p->pub[0] % d->nworkers : 0;
+}
+
+/* ---- the mailbox ---- */
+
+int dev_mbox_push(struct worker *w, const struct mbox_item *it)
+{
+	uint64_t one = 1;
+	int ret = 0;
+
+	pthread_mutex_lock(&w->mbox_lock);
+	if (w->mbox_count == MBOX_CAP) {
+		ret = -ENOSPC;
+		atomic_fetch_add(&w->mbox_dropped, 1);
+	} else {
+		w->mbox[(w->mbox_head + w->mbox_count) % MBOX_CAP] = *it;
+		w->mbox_count++;
+	}
+	pthread_mutex_unlock(&w->mbox_lock);
+	if (!ret && write(w->mbox_fd, &one, sizeof(one)) < 0)
+		ret = 0;	/* the counter is already non-zero: the worker wakes */
+	return ret;
+}
+
+static bool mbox_pop(struct worker *w, struct mbox_item *it)
+{
+	bool got = false;
+
+	pthread_mutex_lock(&w->mbox_lock);
+	if (w->mbox_count) {
+		*it = w->mbox[w->mbox_head];
+		w->mbox_head = (w->mbox_head + 1) % MBOX_CAP;
+		w->mbox_count--;
+		got = true;
+	}
+	pthread_mutex_unlock(&w->mbox_lock);
+	return got;
+}
+
+void dev_mbox_purge_peer(struct device *d, struct dev_peer *p)
+{
+	unsigned int i, k;
+
+	for (i = 0; i < d->nworkers; i++) {
+		struct worker *w = &d->workers[i];
+
+		pthread_mutex_lock(&w->mbox_lock);
+		for (k = 0; k < w->mbox_count; k++) {
+			struct mbox_item *it = &w->mbox[(w->mbox_head + k) % MBOX_CAP];
+
+			if (it->peer == p) {
+				it->peer = NULL;
+				if (it->kind != MBOX_RAW)
+					it->len = 0, it->kind = MBOX_RAW;
+			}
+		}
+		pthread_mutex_unlock(&w->mbox_lock);
+	}
+}
+
+void dev_kick_workers(struct device *d)
+{
+	uint64_t one = 1;
+	unsigned int i;
+
+	for (i = 0; i < d->nworkers; i++)
+		if (write(d->workers[i].mbox_fd, &one, sizeof(one)) < 0)
+			continue;
+}
+
+/*
+ * Carries out a protocol action.  On a worker (self), its message is sent at
+ * once and the data sends are queued behind the batch in hand, whose
+ * buffers they need.  From another thread, everything goes through a
+ * mailbox: the message to `to` through worker `via` (a reply leaves by the
+ * socket its request came in on), or to the peer's endpoint through the
+ * peer's worker when `to` is NULL.
+ */
+void dev_act(struct device *d, struct worker *self, const struct wg_action *act,
+	     const struct vg_endpoint *to, unsigned int via)
+{
+	struct dev_peer *p = dev_peer_of(act->peer);
+	struct worker *pw = self ? self : &d->workers[dev_worker_for(d, p)];
+	struct mbox_item it;
+
+	if (act->flags & WG_ACT_SEND_MSG) {
+		memset(&it, 0, sizeof(it));
+		it.kind = MBOX_RAW;
+		it.peer = p;
+		it.len = (uint16_t)act->msg_len;
+		memcpy(it.msg, act->msg, act->msg_len);
+		if (to)
+			it.ep = *to;
+		if (self)
+			dev_send_mbox(self, &it, 0);
+		else if (to || p)
+			dev_mbox_push(to ? &d->workers[via % d->nworkers] : pw, &it);
+	}
+	if (!p || !(act->flags & (WG_ACT_SEND_STAGED | WG_ACT_SEND_KEEPALIVE)))
+		return;
+	memset(&it, 0, sizeof(it));
+	it.peer = p;
+	if (act->flags & WG_ACT_SEND_STAGED)
+		it.kind = act->flags & WG_ACT_SEND_KEEPALIVE ? MBOX_STAGED_KEEPALIVE : MBOX_STAGED;
+	else
+		it.kind = MBOX_KEEPALIVE;
+	dev_mbox_push(pw, &it);
+}
+
+/* ---- the loop ---- */
+
+void dev_epoll_add(int epfd, int fd, uint64_t tag, uint32_t events)
+{
+	struct epoll_event ev = { .events = events, .data.u64 = tag };
+
+	if (fd >= 0)
+		epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev);
+}
+
+/* The binds were opened, closed or moved: register the current fds. */
+static void worker_rebind(struct worker *w, unsigned int gen)
+{
+	struct device *d = w->dev;
+	int i;
+
+	for (i = 0; i < 2; i++) {
+		if (w->reg_fd[i] >= 0)
+			epoll_ctl(w->epfd, EPOLL_CTL_DEL, w->reg_fd[i], NULL);
+		w->reg_fd[i] = -1;
+	}
+	if (d->binds_open) {
+		w->reg_fd[0] = vg_bind_fd(d->binds[w->id], AF_INET);
+		w->reg_fd[1] = vg_bind_fd(d->binds[w->id], AF_INET6);
+		dev_epoll_add(w->epfd, w->reg_fd[0], EV_BIND4, EPOLLIN);
+		dev_epoll_add(w->epfd, w->reg_fd[1], EV_BIND6, EPOLLIN);
+	}
+	w->bind_gen = gen;
+}
+
+static void worker_mbox(struct worker *w, uint64_t now)
+{
+	struct mbox_item it;
+	uint64_t v;
+	unsigned int budget = MBOX_CAP;
+
+	if (read(w->mbox_fd, &v, sizeof(v)) < 0)
+		v = 0;
+	while (budget-- && mbox_pop(w, &it))
+		dev_send_mbox(w, &it, now);
+}
+
+static void worker_tun(struct worker *w, uint64_t now)
+{
+	int i, r;
+
+	for (i = 0; i < WORKER_BUDGET; i++) {
+		r = dev_send_tun_batch(w, now);
+		if (r == -EAGAIN)
+			return;
+		if (r == -EBADFD || r == -EBADF || r == -EIO) {
+			/* The interface is gone: the control thread hears it too. */
+			epoll_ctl(w->epfd, EPOLL_CTL_DEL, tun_queue_fd(w->dev->tun, w->id), NULL);
+			return;
+		}
+	}
+}
+
+static void worker_udp(struct worker *w, int family, uint64_t now)
+{
+	int i;
+
+	for (i = 0; i < WORKER_BUDGET; i++)
+		if (dev_recv_batch(w, family, now) <= 0)
+			return;
+}
+
+static void *worker_main(void *arg)
+{
+	struct worker *w = arg;
+	struct device *d = w->dev;
+	struct epoll_event evs[8];
+	unsigned int gen;
+	uint64_t now;
+	int n, i;
+
+	while (!atomic_load(&d->stopping)) {
+		n = epoll_wait(w->epfd, evs, 8, -1);
+		if (n < 0 && errno != EINTR)
+			break;
+		if (atomic_load(&d->stopping))
+			break;
+		pthread_rwlock_rdlock(&d->cfg_lock);
+		gen = atomic_load(&d->bind_gen);
+		if (gen != w->bind_gen)
+			worker_rebind(w, gen);
+		now = dev_now(d);
+		for (i = 0; i < n; i++) {
+			switch (evs[i].data.u64) {
+			case EV_TUN:
+				worker_tun(w, now);
+				break;
+			case EV_BIND4:
+				worker_udp(w, AF_INET, now);
+				break;
+			case EV_BIND6:
+				worker_udp(w, AF_INET6, now);
+				break;
+			case EV_MBOX:
+				worker_mbox(w, now);
+				break;
+			}
+		}
+		pthread_rwlock_unlock(&d->cfg_lock);
+	}
+	return NULL;
+}
+
+/* ---- lifetime ---- */
+
+int dev_worker_init(struct device *d, struct worker *w, unsigned int id)
+{
+	const size_t slot = SLOT_SIZE;
+	unsigned int i;
+
+	w->dev = d;
+	w->id = id;
+	w->epfd = -1;
+	w->reg_fd[0] = w->reg_fd[1] = -1;
+	pthread_mutex_init(&w->mbox_lock, NULL);
+	w->mbox_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	w->mbox = calloc(MBOX_CAP, sizeof(*w->mbox));
+	/* Large, mostly untouched: the kernel backs only the pages used. */
+	w->tx_mem = malloc(slot * TUN_MAX_BATCH);
+	w->rx_mem = malloc(slot * VG_BIND_BATCH);
+	w->small_buf = malloc(slot);
+	if (w->mbox_fd < 0 || !w->mbox || !w->tx_mem || !w->rx_mem || !w->small_buf)
+		return -ENOMEM;
+	for (i = 0; i < TUN_MAX_BATCH; i++)
+		w->tx_bufs[i] = w->tx_mem + i * slot;
+	for (i = 0; i < VG_BIND_BATCH; i++)
+		w->rx_bufs[i] = w->rx_mem + i * slot;
+	return 0;
+}
+
+void dev_worker_free(struct worker *w)
+{
+	if (w->mbox_fd >= 0)
+		close(w->mbox_fd);
+	if (w->epfd >= 0)
+		close(w->epfd);
+	free(w->mbox);
+	free(w->tx_mem);
+	free(w->rx_mem);
+	free(w->small_buf);
+	pthread_mutex_destroy(&w->mbox_lock);
+}
+
+int dev_worker_start_all(struct device *d)
+{
+	unsigned int i;
+	int ret;
+
+	for (i = 0; i < d->nworkers; i++) {
+		struct worker *w = &d->workers[i];
+
+		w->epfd = epoll_create1(EPOLL_CLOEXEC);
+		if (w->epfd < 0)
+			return -errno;
+		dev_epoll_add(w->epfd, tun_queue_fd(d->tun, i), EV_TUN, EPOLLIN);
+		dev_epoll_add(w->epfd, w->mbox_fd, EV_MBOX, EPOLLIN);
+		dev_epoll_add(w->epfd, d->wake_fd, EV_WAKE, EPOLLIN);
+		w->bind_gen = (unsigned int)-1;
+		ret = pthread_create(&w->thread, NULL, worker_main, w);
+		if (ret)
+			return -ret;
+		w->started = true;
+	}
+	return 0;
+}
+
+void dev_worker_stop_all(struct device *d)
+{
+	uint64_t one = 1;
+	unsigned int i;
+
+	atomic_store(&d->stopping, true);
+	if (write(d->wake_fd, &one, sizeof(one)) < 0)
+		return;
+	for (i = 0; i < d->nworkers; i++) {
+		if (!d->workers[i].started)
+			continue;
+		pthread_join(d->workers[i].thread, NULL);
+		d->workers[i].started = false;
+	}
+}
