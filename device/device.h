@@ -6,7 +6,7 @@
  * The tunnel: one WireGuard device over a TUN (tun/tun.h) and a group of
  * batched UDP binds (conn/bind.h).
  *
- * Threads (DESIGN.md "Threads"): N queue workers, worker i owning TUN queue
+ * Threads (doc/architecture.md): N queue workers, worker i owning TUN queue
  * i and bind i of an SO_REUSEPORT group, each running both paths to
  * completion in its own epoll; one handshake thread; one control thread
  * (UAPI socket, timers, link events).
