@@ -141,8 +141,8 @@ static void *ctl_main(void *arg)
 	int n, i;
 
 	while (!atomic_load(&d->stopping)) {
-		n = epoll_wait(d->ctl_epfd, evs, 16, 100);
-		if (n < 0 && errno != EINTR)
+		n = dev_epoll_wait(d, "control thread", d->ctl_epfd, evs, 16, 100);
+		if (n < 0)
 			break;
 		if (atomic_load(&d->stopping))
 			break;

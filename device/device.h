@@ -39,6 +39,7 @@ enum device_log_level {
 	DEVICE_LOG_VERBOSE = 2,
 };
 
+struct epoll_event;
 struct vg_memnet;
 
 struct device_options {
@@ -59,6 +60,9 @@ struct device_options {
 	 * protocol's minutes-long timers can be jumped over. */
 	uint64_t (*clock)(void *ctx);
 	void *clock_ctx;
+	/* Tests: epoll_wait for every device thread (NULL: the real one), to
+	 * inject the failure that must stop the device. */
+	int (*epoll_wait)(int epfd, struct epoll_event *evs, int n, int timeout);
 };
 
 /* Defaults: CPU-count queues, every offload on, errors logged to stderr. */

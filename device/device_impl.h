@@ -205,6 +205,8 @@ int dev_worker_start_all(struct device *d);
 void dev_worker_stop_all(struct device *d);
 unsigned int dev_worker_for(struct device *d, const struct dev_peer *p);
 void dev_epoll_add(int epfd, int fd, uint64_t tag, uint32_t events);
+int dev_epoll_wait(struct device *d, const char *who, int epfd, struct epoll_event *evs, int n,
+		   int timeout);
 int dev_mbox_push(struct worker *w, const struct mbox_item *it);
 void dev_mbox_purge_peer(struct device *d, struct dev_peer *p);
 void dev_kick_workers(struct device *d);

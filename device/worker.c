@@ -8,6 +8,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -199,18 +200,38 @@ static void worker_udp(struct worker *w, int family, uint64_t now)
 			return;
 }
 
+/*
+ * epoll_wait for the device's threads.  Any error but EINTR means the
+ * thread cannot go on: the device stops with a reason, so a supervisor sees
+ * the failure instead of a daemon that silently stopped moving packets.
+ */
+int dev_epoll_wait(struct device *d, const char *who, int epfd, struct epoll_event *evs, int n,
+		   int timeout)
+{
+	int r = d->opts.epoll_wait ? d->opts.epoll_wait(epfd, evs, n, timeout)
+				   : epoll_wait(epfd, evs, n, timeout);
+
+	if (r >= 0 || errno == EINTR)
+		return r < 0 ? 0 : r;
+	dev_log(d, DEVICE_LOG_ERROR, "%s: epoll_wait: %s", who, strerror(errno));
+	dev_exit(d, DEVICE_EXIT_ERROR);
+	return -1;
+}
+
 static void *worker_main(void *arg)
 {
 	struct worker *w = arg;
 	struct device *d = w->dev;
 	struct epoll_event evs[8];
 	unsigned int gen;
+	char who[32];
 	uint64_t now;
 	int n, i;
 
+	snprintf(who, sizeof(who), "queue %u", w->id);
 	while (!atomic_load(&d->stopping)) {
-		n = epoll_wait(w->epfd, evs, 8, -1);
-		if (n < 0 && errno != EINTR)
+		n = dev_epoll_wait(d, who, w->epfd, evs, 8, -1);
+		if (n < 0)
 			break;
 		if (atomic_load(&d->stopping))
 			break;

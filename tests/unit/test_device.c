@@ -13,6 +13,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
+#include <sys/epoll.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -743,6 +745,64 @@ static int drain(struct vg_bind *b, size_t *len, uint8_t *type)
 	}
 }
 
+/* Which threads' epoll_wait fails: the workers wait without a timeout,
+ * the control thread with one. */
+static int fail_workers, fail_control;
+
+static int failing_epoll_wait(int epfd, struct epoll_event *evs, int n, int timeout)
+{
+	if (timeout < 0 ? __atomic_load_n(&fail_workers, __ATOMIC_RELAXED)
+			: __atomic_load_n(&fail_control, __ATOMIC_RELAXED)) {
+		errno = EBADF;
+		return -1;
+	}
+	return epoll_wait(epfd, evs, n, timeout);
+}
+
+static void *stop_later(void *arg)
+{
+	usleep(3000 * 1000);
+	device_stop(arg);
+	return NULL;
+}
+
+/* A device thread that cannot go on stops the device with an error,
+ * rather than leaving a daemon that no longer moves packets. */
+static void check_thread_failure(int *which, const char *name)
+{
+	struct tun_mem_options mo;
+	struct device_options o;
+	struct device *d;
+	pthread_t stopper;
+	struct tun *t;
+
+	memset(&mo, 0, sizeof(mo));
+	tun_options_init(&mo.tun);
+	mo.tun.queues = 2;
+	ck_assert_int_eq(tun_mem_open(&t, name, &mo), 0);
+	device_options_init(&o);
+	o.log_level = DEVICE_LOG_SILENT;
+	o.memnet = net;
+	o.epoll_wait = failing_epoll_wait;
+	__atomic_store_n(which, 1, __ATOMIC_RELAXED);
+	ck_assert_int_eq(device_new(&d, t, &o), 0);
+	ck_assert_int_eq(device_start(d), 0);
+	/* Without the failure reported, only this would end the wait. */
+	ck_assert_int_eq(pthread_create(&stopper, NULL, stop_later, d), 0);
+	ck_assert_int_eq(device_wait(d), DEVICE_EXIT_ERROR);
+	pthread_join(stopper, NULL);
+	__atomic_store_n(which, 0, __ATOMIC_RELAXED);
+	device_free(d);
+}
+
+START_TEST(test_thread_failure_stops_device)
+{
+	check_thread_failure(&fail_workers, "vge");
+	check_thread_failure(&fail_control, "vgf");
+}
+END_TEST
+
+
 /* As in wireguard-go, a peer does nothing while the link is down: setting
  * an endpoint and a persistent keepalive creates no initiation and counts
  * no bytes.  At link up the keepalive falls due: one initiation leaves and
@@ -922,6 +982,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_under_load_cookie_replies);
 	tcase_add_test(tc, test_padding_capped_at_mtu);
 	tcase_add_test(tc, test_external_link_events);
+	tcase_add_test(tc, test_thread_failure_stops_device);
 	tcase_add_test(tc, test_link_down_no_protocol);
 	tcase_add_test(tc, test_many_peers_replace);
 	suite_add_tcase(s, tc);
