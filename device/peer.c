@@ -400,13 +400,6 @@ void wg_peer_staged_flush_locked(struct wg_peer *peer)
 	}
 }
 
-void wg_peer_staged_flush(struct wg_peer *peer)
-{
-	pthread_mutex_lock(&peer->lock);
-	wg_peer_staged_flush_locked(peer);
-	pthread_mutex_unlock(&peer->lock);
-}
-
 /* ---- keypair slots ---- */
 
 /* Drop a slot's reference; unindexed first so no new lookup finds it. */
@@ -776,13 +769,12 @@ struct noise_keypair *wg_peer_send_keypair(struct wg_peer *peer, uint64_t now,
 	return kp;
 }
 
-void wg_peer_sent_data(struct wg_peer *peer, struct noise_keypair *kp, size_t bytes,
-		       bool keepalive, uint64_t now, struct wg_action *act)
+void wg_peer_sent_data(struct wg_peer *peer, struct noise_keypair *kp, bool keepalive,
+		       uint64_t now, struct wg_action *act)
 {
 	struct noise_keypair *cur;
 	bool rekey;
 
-	(void)bytes;	/* counted by the caller, where it sent them */
 	act_reset(act, peer);
 	pthread_mutex_lock(&peer->lock);
 	wg_timers_on_any_authenticated_packet_traversal(peer, now);
@@ -801,13 +793,12 @@ void wg_peer_sent_data(struct wg_peer *peer, struct noise_keypair *kp, size_t by
 }
 
 void wg_peer_received_data(struct wg_peer *peer, struct noise_keypair *kp,
-			   const struct wg_endpoint *src, size_t bytes,
-			   bool keepalive, uint64_t now, struct wg_action *act)
+			   const struct wg_endpoint *src, bool keepalive, uint64_t now,
+			   struct wg_action *act)
 {
 	struct noise_keypair *cur;
 	bool rekey;
 
-	(void)bytes;	/* counted by the caller */
 	act_reset(act, peer);
 	pthread_mutex_lock(&peer->lock);
 	if (received_with_keypair(peer, kp)) {

@@ -25,17 +25,16 @@
  *              NULL -> wg_peer_stage() the packets and
  *                      wg_peer_want_handshake(peer, now, &act);
  *              else seal with wg_data_seal() (nonces nonce..nonce+n-1),
- *                   send, then wg_peer_sent_data(peer, kp, wire_bytes,
- *                   keepalive, now, &act) (once per batch is fine), then
+ *                   send, then wg_peer_sent_data(peer, kp, keepalive, now,
+ *                   &act) (once per batch is fine), then
  *                   noise_keypair_put(kp).
  *   receive path, per data message:
  *              wg_data_open(p, buf, len, now, &kp, &plain, &plain_len);
  *              (check allowed IPs of kp->peer), then
- *              wg_peer_received_data(kp->peer, kp, &src, bytes, keepalive, now, &act);
+ *              wg_peer_received_data(kp->peer, kp, &src, keepalive, now, &act);
  *              noise_keypair_put(kp).  Once per batch per peer is fine
- *              (as wireguard-go does since 7c20311): the summed wire bytes,
- *              the last keypair and source, keepalive only if the whole
- *              batch was keepalives.
+ *              (as wireguard-go does since 7c20311): the last keypair and
+ *              source, keepalive only if the whole batch was keepalives.
  *   control thread: wg_timers_tick(peer, now, &act) at or after
  *              wg_timers_next_deadline(peer); send act.msg to the peer's
  *              endpoint, a keepalive for WG_ACT_SEND_KEEPALIVE.
@@ -218,7 +217,6 @@ int wg_peer_stage(struct wg_peer *peer, const void *pkt, size_t len);
 /* Pops the oldest into buf; its length, 0 when none, -ENOSPC if cap is too small. */
 ssize_t wg_peer_staged_pop(struct wg_peer *peer, void *buf, size_t cap);
 unsigned int wg_peer_staged_count(struct wg_peer *peer);
-void wg_peer_staged_flush(struct wg_peer *peer);
 
 /* Handshake messages (types 1, 2, 3) as received from src. 0 or -errno. */
 int wg_proto_handle_handshake(struct wg_proto *p, const uint8_t *msg, size_t len,
@@ -232,13 +230,13 @@ int wg_peer_want_handshake(struct wg_peer *peer, uint64_t now, struct wg_action 
  * NULL: stage and call wg_peer_want_handshake. */
 struct noise_keypair *wg_peer_send_keypair(struct wg_peer *peer, uint64_t now,
 					   unsigned int n, uint64_t *first_nonce);
-/* After sending with kp: counters, timers, rekey on age/count. */
-void wg_peer_sent_data(struct wg_peer *peer, struct noise_keypair *kp, size_t bytes,
-		       bool keepalive, uint64_t now, struct wg_action *act);
+/* After sending with kp: timers, rekey on age/count. */
+void wg_peer_sent_data(struct wg_peer *peer, struct noise_keypair *kp, bool keepalive,
+		       uint64_t now, struct wg_action *act);
 /* After an authenticated data packet: key confirmation, roaming, timers. */
 void wg_peer_received_data(struct wg_peer *peer, struct noise_keypair *kp,
-			   const struct wg_endpoint *src, size_t bytes,
-			   bool keepalive, uint64_t now, struct wg_action *act);
+			   const struct wg_endpoint *src, bool keepalive, uint64_t now,
+			   struct wg_action *act);
 /* Wipe every keypair and the handshake (zero-key timer, key change). */
 void wg_peer_zero_keys(struct wg_peer *peer);
 bool wg_peer_has_current(struct wg_peer *peer);
