@@ -19,7 +19,8 @@
  *              if (act.flags & WG_ACT_SEND_MSG) send act.msg back to src
  *                      (a response or a cookie reply);
  *              if (act.flags & WG_ACT_SEND_STAGED) send act.peer's staged
- *                      packets; then WG_ACT_SEND_KEEPALIVE: a keepalive
+ *                      packets (popped with wg_peer_staged_pop());
+ *                      then WG_ACT_SEND_KEEPALIVE: a keepalive
  *                      (the initiator confirming the new session).
  *   send path: kp = wg_peer_send_keypair(peer, now, n, &nonce);
  *              NULL -> wg_peer_stage() the packets and
@@ -67,6 +68,11 @@
  * keypairs.lock / endpoint_lock, then the index table's lock.  Removing a
  * peer (wg_peer_remove) requires that no other thread is inside a call for
  * that peer (the device stops or quiesces its workers first).
+ *
+ * Where it lives: peer.c (the device, endpoints, the peer table),
+ * keypair.c (keypair slots, key confirmation, zeroing), staging.c,
+ * handshake_msg.c (initiations sent, handshake messages received), data.c
+ * (data messages) and timers.c; what they share is in proto_impl.h.
  */
 #ifndef VGUARD_DEVICE_PEER_H
 #define VGUARD_DEVICE_PEER_H
@@ -254,11 +260,5 @@ size_t wg_data_seal(struct noise_keypair *kp, uint64_t nonce, uint8_t *buf,
 		    size_t plain_len);
 int wg_data_open(struct wg_proto *p, uint8_t *msg, size_t len, uint64_t now,
 		 struct noise_keypair **kp, uint8_t **plain, size_t *plain_len);
-
-/* Internal to device/ (timers.c): the initiation logic, peer->lock held. */
-int wg_peer_send_initiation_locked(struct wg_peer *peer, uint64_t now, bool retry,
-				   struct wg_action *act);
-void wg_peer_zero_keys_locked(struct wg_peer *peer);
-void wg_peer_staged_flush_locked(struct wg_peer *peer);
 
 #endif
