@@ -66,17 +66,8 @@ static void global_init(void)
 	pthread_key_create(&tls_key, thread_ctx_destroy);
 }
 
-static void put_nonce(uint8_t n[12], uint64_t nonce)
-{
-	int i;
-
-	memset(n, 0, 4);
-	for (i = 0; i < 8; i++)
-		n[4 + i] = nonce >> (8 * i);
-}
-
 /* The calling thread's context for a, keyed and with the nonce set. */
-static EVP_CIPHER_CTX *thread_ctx(struct dp_aead *a, int dir, const uint8_t n[12])
+static EVP_CIPHER_CTX *thread_ctx(struct dp_aead *a, int dir, const uint8_t n[AEAD_NONCE_SIZE])
 {
 	EVP_CIPHER_CTX *c;
 
@@ -147,7 +138,7 @@ static void openssl_free(struct dp_aead *a)
 	free(a);
 }
 
-static void fallback_seal(struct dp_aead *a, const uint8_t n[12], uint8_t *buf,
+static void fallback_seal(struct dp_aead *a, const uint8_t n[AEAD_NONCE_SIZE], uint8_t *buf,
 			  size_t len)
 {
 	crypto_aead_chacha20poly1305_ietf_encrypt_detached(buf, buf + len, NULL,
@@ -155,7 +146,7 @@ static void fallback_seal(struct dp_aead *a, const uint8_t n[12], uint8_t *buf,
 							   NULL, n, a->key);
 }
 
-static int fallback_open(struct dp_aead *a, const uint8_t n[12], uint8_t *buf,
+static int fallback_open(struct dp_aead *a, const uint8_t n[AEAD_NONCE_SIZE], uint8_t *buf,
 			 size_t len)
 {
 	if (crypto_aead_chacha20poly1305_ietf_decrypt_detached(buf, NULL, buf, len,
@@ -169,10 +160,10 @@ static void openssl_seal(struct dp_aead *a, uint64_t nonce, uint8_t *buf,
 			 size_t len)
 {
 	EVP_CIPHER_CTX *c;
-	uint8_t n[12];
+	uint8_t n[AEAD_NONCE_SIZE];
 	int outl;
 
-	put_nonce(n, nonce);
+	aead_nonce(n, nonce);
 	if (len > INT_MAX - 64)
 		goto fallback;
 	c = thread_ctx(a, DIR_SEAL, n);
@@ -197,12 +188,12 @@ static int openssl_open(struct dp_aead *a, uint64_t nonce, uint8_t *buf,
 			size_t len)
 {
 	EVP_CIPHER_CTX *c;
-	uint8_t n[12];
+	uint8_t n[AEAD_NONCE_SIZE];
 	int outl;
 
 	if (len < AEAD_TAG_SIZE)
 		return -EBADMSG;
-	put_nonce(n, nonce);
+	aead_nonce(n, nonce);
 	len -= AEAD_TAG_SIZE;
 	if (len > INT_MAX - 64)
 		goto fallback;
@@ -244,26 +235,26 @@ const struct dp_aead_ops dp_aead_openssl = {
 static void hybrid_seal(struct dp_aead *a, uint64_t nonce, uint8_t *buf,
 			size_t len)
 {
-	uint8_t n[12];
+	uint8_t n[AEAD_NONCE_SIZE];
 
 	if (len >= OPENSSL_MIN_LEN) {
 		openssl_seal(a, nonce, buf, len);
 		return;
 	}
-	put_nonce(n, nonce);
+	aead_nonce(n, nonce);
 	fallback_seal(a, n, buf, len);
 }
 
 static int hybrid_open(struct dp_aead *a, uint64_t nonce, uint8_t *buf,
 		       size_t len)
 {
-	uint8_t n[12];
+	uint8_t n[AEAD_NONCE_SIZE];
 
 	if (len >= OPENSSL_MIN_LEN + AEAD_TAG_SIZE)
 		return openssl_open(a, nonce, buf, len);
 	if (len < AEAD_TAG_SIZE)
 		return -EBADMSG;
-	put_nonce(n, nonce);
+	aead_nonce(n, nonce);
 	return fallback_open(a, n, buf, len - AEAD_TAG_SIZE);
 }
 

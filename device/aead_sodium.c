@@ -18,16 +18,6 @@ struct dp_aead {
 	uint8_t key[AEAD_KEY_SIZE];
 };
 
-static void put_nonce(uint8_t n[crypto_aead_chacha20poly1305_IETF_NPUBBYTES],
-		      uint64_t nonce)
-{
-	int i;
-
-	memset(n, 0, 4);
-	for (i = 0; i < 8; i++)
-		n[4 + i] = nonce >> (8 * i);
-}
-
 static struct dp_aead *sodium_new(const uint8_t key[AEAD_KEY_SIZE])
 {
 	struct dp_aead *a = malloc(sizeof(*a));
@@ -49,9 +39,9 @@ static void sodium_free_ctx(struct dp_aead *a)
 static void sodium_seal(struct dp_aead *a, uint64_t nonce, uint8_t *buf,
 			size_t len)
 {
-	uint8_t n[crypto_aead_chacha20poly1305_IETF_NPUBBYTES];
+	uint8_t n[AEAD_NONCE_SIZE];
 
-	put_nonce(n, nonce);
+	aead_nonce(n, nonce);
 	crypto_aead_chacha20poly1305_ietf_encrypt_detached(buf, buf + len, NULL,
 							   buf, len, NULL, 0,
 							   NULL, n, a->key);
@@ -60,11 +50,11 @@ static void sodium_seal(struct dp_aead *a, uint64_t nonce, uint8_t *buf,
 static int sodium_open(struct dp_aead *a, uint64_t nonce, uint8_t *buf,
 		       size_t len)
 {
-	uint8_t n[crypto_aead_chacha20poly1305_IETF_NPUBBYTES];
+	uint8_t n[AEAD_NONCE_SIZE];
 
 	if (len < AEAD_TAG_SIZE)
 		return -EBADMSG;
-	put_nonce(n, nonce);
+	aead_nonce(n, nonce);
 	len -= AEAD_TAG_SIZE;
 	if (crypto_aead_chacha20poly1305_ietf_decrypt_detached(buf, NULL, buf, len,
 							       buf + len, NULL, 0,

@@ -328,21 +328,11 @@ int x25519(uint8_t out[X25519_KEY_SIZE], const uint8_t priv[X25519_KEY_SIZE],
 
 /* ---- AEADs for the handshake and cookies ---- */
 
-static void aead_nonce(uint8_t n[crypto_aead_chacha20poly1305_IETF_NPUBBYTES],
-		       uint64_t nonce)
-{
-	int i;
-
-	memset(n, 0, 4);
-	for (i = 0; i < 8; i++)
-		n[4 + i] = nonce >> (8 * i);
-}
-
 void aead_encrypt(uint8_t *dst, const uint8_t *src, size_t len,
 		  const uint8_t *ad, size_t adlen, uint64_t nonce,
 		  const uint8_t key[AEAD_KEY_SIZE])
 {
-	uint8_t n[crypto_aead_chacha20poly1305_IETF_NPUBBYTES];
+	uint8_t n[AEAD_NONCE_SIZE];
 
 	aead_nonce(n, nonce);
 	crypto_aead_chacha20poly1305_ietf_encrypt(dst, NULL, src, len, ad, adlen,
@@ -353,7 +343,7 @@ int aead_decrypt(uint8_t *dst, const uint8_t *src, size_t len,
 		 const uint8_t *ad, size_t adlen, uint64_t nonce,
 		 const uint8_t key[AEAD_KEY_SIZE])
 {
-	uint8_t n[crypto_aead_chacha20poly1305_IETF_NPUBBYTES];
+	uint8_t n[AEAD_NONCE_SIZE];
 
 	if (len < AEAD_TAG_SIZE)
 		return -EBADMSG;

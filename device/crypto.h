@@ -2,9 +2,11 @@
 #ifndef VGUARD_DEVICE_CRYPTO_H
 #define VGUARD_DEVICE_CRYPTO_H
 
+#include <endian.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 /* Call once before anything else (initialises libsodium); 0 or -errno. */
 int crypto_init(void);
@@ -60,6 +62,18 @@ int x25519(uint8_t out[X25519_KEY_SIZE], const uint8_t priv[X25519_KEY_SIZE],
  * -EBADMSG. */
 #define AEAD_KEY_SIZE 32
 #define AEAD_TAG_SIZE 16
+#define AEAD_NONCE_SIZE 12
+
+/* The one nonce layout for every ChaCha20-Poly1305 call (handshake and
+ * data): 4 zero bytes, then the 64-bit counter little-endian. */
+static inline void aead_nonce(uint8_t n[AEAD_NONCE_SIZE], uint64_t counter)
+{
+	uint64_t le = htole64(counter);
+
+	memset(n, 0, 4);
+	memcpy(n + 4, &le, sizeof(le));
+}
+
 void aead_encrypt(uint8_t *dst, const uint8_t *src, size_t len,
 		  const uint8_t *ad, size_t adlen, uint64_t nonce,
 		  const uint8_t key[AEAD_KEY_SIZE]);

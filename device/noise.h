@@ -11,8 +11,8 @@
  * Keypair lifetime (read by several data-plane workers at once):
  *   - a keypair is reference counted.  The peer's current/previous/next
  *     slots hold one reference each; every lookup (wg_peer_send_keypair,
- *     wg_proto_lookup_keypair) returns a new reference that the worker
- *     drops with noise_keypair_put() when its batch is done.
+ *     wg_data_open) returns a new reference that the worker drops with
+ *     noise_keypair_put() when its batch is done.
  *   - rotation swaps the slot pointers under the peer's short keypairs
  *     lock and drops the slots' references; the keypair (and its AEAD
  *     contexts, whose keys are wiped) is freed by the last put, so a
@@ -139,8 +139,9 @@ struct noise_static_identity {
 	bool has_identity;
 };
 
-/* Handshake-level functions.  The caller (peer.c) holds the peer's lock
- * and the identity read lock; they return 0 or -errno and never do I/O. */
+/* Handshake-level functions.  The caller (the protocol core behind
+ * peer.h) holds the peer's lock and the identity read lock; they return 0
+ * or -errno and never do I/O. */
 void noise_handshake_init(struct noise_handshake *hs,
 			  const struct noise_static_identity *id,
 			  const uint8_t peer_public[NOISE_PUBLIC_KEY_LEN],

@@ -19,23 +19,23 @@
  *              if (act.flags & WG_ACT_SEND_MSG) send act.msg back to src
  *                      (a response or a cookie reply);
  *              if (act.flags & WG_ACT_SEND_STAGED) send act.peer's staged
- *                      packets; then WG_ACT_SEND_KEEPALIVE: a keepalive
+ *                      packets (popped with wg_peer_staged_pop());
+ *                      then WG_ACT_SEND_KEEPALIVE: a keepalive
  *                      (the initiator confirming the new session).
  *   send path: kp = wg_peer_send_keypair(peer, now, n, &nonce);
  *              NULL -> wg_peer_stage() the packets and
  *                      wg_peer_want_handshake(peer, now, &act);
  *              else seal with wg_data_seal() (nonces nonce..nonce+n-1),
- *                   send, then wg_peer_sent_data(peer, kp, wire_bytes,
- *                   keepalive, now, &act) (once per batch is fine), then
+ *                   send, then wg_peer_sent_data(peer, kp, keepalive, now,
+ *                   &act) (once per batch is fine), then
  *                   noise_keypair_put(kp).
  *   receive path, per data message:
  *              wg_data_open(p, buf, len, now, &kp, &plain, &plain_len);
  *              (check allowed IPs of kp->peer), then
- *              wg_peer_received_data(kp->peer, kp, &src, bytes, keepalive, now, &act);
+ *              wg_peer_received_data(kp->peer, kp, &src, keepalive, now, &act);
  *              noise_keypair_put(kp).  Once per batch per peer is fine
- *              (as wireguard-go does since 7c20311): the summed wire bytes,
- *              the last keypair and source, keepalive only if the whole
- *              batch was keepalives.
+ *              (as wireguard-go does since 7c20311): the last keypair and
+ *              source, keepalive only if the whole batch was keepalives.
  *   control thread: wg_timers_tick(peer, now, &act) at or after
  *              wg_timers_next_deadline(peer); send act.msg to the peer's
  *              endpoint, a keepalive for WG_ACT_SEND_KEEPALIVE.
@@ -68,6 +68,11 @@
  * keypairs.lock / endpoint_lock, then the index table's lock.  Removing a
  * peer (wg_peer_remove) requires that no other thread is inside a call for
  * that peer (the device stops or quiesces its workers first).
+ *
+ * Where it lives: peer.c (the device, endpoints, the peer table),
+ * keypair.c (keypair slots, key confirmation, zeroing), staging.c,
+ * handshake_msg.c (initiations sent, handshake messages received), data.c
+ * (data messages) and timers.c; what they share is in proto_impl.h.
  */
 #ifndef VGUARD_DEVICE_PEER_H
 #define VGUARD_DEVICE_PEER_H
@@ -218,7 +223,6 @@ int wg_peer_stage(struct wg_peer *peer, const void *pkt, size_t len);
 /* Pops the oldest into buf; its length, 0 when none, -ENOSPC if cap is too small. */
 ssize_t wg_peer_staged_pop(struct wg_peer *peer, void *buf, size_t cap);
 unsigned int wg_peer_staged_count(struct wg_peer *peer);
-void wg_peer_staged_flush(struct wg_peer *peer);
 
 /* Handshake messages (types 1, 2, 3) as received from src. 0 or -errno. */
 int wg_proto_handle_handshake(struct wg_proto *p, const uint8_t *msg, size_t len,
@@ -232,13 +236,13 @@ int wg_peer_want_handshake(struct wg_peer *peer, uint64_t now, struct wg_action 
  * NULL: stage and call wg_peer_want_handshake. */
 struct noise_keypair *wg_peer_send_keypair(struct wg_peer *peer, uint64_t now,
 					   unsigned int n, uint64_t *first_nonce);
-/* After sending with kp: counters, timers, rekey on age/count. */
-void wg_peer_sent_data(struct wg_peer *peer, struct noise_keypair *kp, size_t bytes,
-		       bool keepalive, uint64_t now, struct wg_action *act);
+/* After sending with kp: timers, rekey on age/count. */
+void wg_peer_sent_data(struct wg_peer *peer, struct noise_keypair *kp, bool keepalive,
+		       uint64_t now, struct wg_action *act);
 /* After an authenticated data packet: key confirmation, roaming, timers. */
 void wg_peer_received_data(struct wg_peer *peer, struct noise_keypair *kp,
-			   const struct wg_endpoint *src, size_t bytes,
-			   bool keepalive, uint64_t now, struct wg_action *act);
+			   const struct wg_endpoint *src, bool keepalive, uint64_t now,
+			   struct wg_action *act);
 /* Wipe every keypair and the handshake (zero-key timer, key change). */
 void wg_peer_zero_keys(struct wg_peer *peer);
 bool wg_peer_has_current(struct wg_peer *peer);
@@ -256,11 +260,5 @@ size_t wg_data_seal(struct noise_keypair *kp, uint64_t nonce, uint8_t *buf,
 		    size_t plain_len);
 int wg_data_open(struct wg_proto *p, uint8_t *msg, size_t len, uint64_t now,
 		 struct noise_keypair **kp, uint8_t **plain, size_t *plain_len);
-
-/* Internal to device/ (timers.c): the initiation logic, peer->lock held. */
-int wg_peer_send_initiation_locked(struct wg_peer *peer, uint64_t now, bool retry,
-				   struct wg_action *act);
-void wg_peer_zero_keys_locked(struct wg_peer *peer);
-void wg_peer_staged_flush_locked(struct wg_peer *peer);
 
 #endif

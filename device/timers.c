@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include "device/peer.h"
+#include "device/proto_impl.h"
 #include "device/timers.h"
 
 /* 0..333 ms, so peers that lost the same packet do not retry in lockstep. */

@@ -12,7 +12,8 @@
  *   zero_key_material     540 s after a session is derived
  *   persistent_keepalive  the peer's interval after any authenticated packet
  *
- * The wg_timers_on_*() hooks are called by peer.c with peer->lock held.
+ * The wg_timers_on_*() hooks are called by the rest of the protocol core
+ * (handshake_msg.c, data.c) with peer->lock held.
  * The control thread calls wg_timers_tick(peer, now, &act) (it takes the
  * lock) whenever now >= wg_timers_next_deadline(peer); the action tells it
  * what to send.  Nothing here sleeps or does I/O.

@@ -65,8 +65,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		/* fall through */
 	case 2:
 		if (wg_data_open(&s.b.p, buf, len, s.now, &kp, &plain, &pl) == 0) {
-			wg_peer_received_data(kp->peer, kp, &s.a.self, len, pl == 0,
-					      s.now, &act);
+			wg_peer_received_data(kp->peer, kp, &s.a.self, pl == 0, s.now,
+					      &act);
 			noise_keypair_put(kp);
 		}
 		break;

@@ -132,7 +132,7 @@ static inline void sim_deliver(struct sim_dev *to, const uint8_t *msg, size_t le
 	} else {
 		to->keepalives_received++;
 	}
-	wg_peer_received_data(kp->peer, kp, src, len, plain_len == 0, s->now, &act);
+	wg_peer_received_data(kp->peer, kp, src, plain_len == 0, s->now, &act);
 	noise_keypair_put(kp);
 	sim_act(to, &act);
 }
@@ -186,7 +186,7 @@ static inline int sim_send(struct sim_dev *d, const void *data, size_t len)
 	if (!len)
 		d->keepalives_sent++;
 	sim_wire(d, buf, n);
-	wg_peer_sent_data(d->peer, kp, n, len == 0, s->now, &act);
+	wg_peer_sent_data(d->peer, kp, len == 0, s->now, &act);
 	noise_keypair_put(kp);
 	sim_act(d, &act);
 	return 1;

@@ -241,7 +241,7 @@ START_TEST(responder_matches_spec)
 	ck_assert_int_eq(wg_data_open(&sm.b.p, pkt, 48, sm.now, &kp, &pl, &pll), 0);
 	ck_assert_uint_eq(pll, 16);
 	ck_assert_mem_eq(pl, "0123456789abcdef", 16);
-	wg_peer_received_data(kp->peer, kp, &sm.a.self, 48, false, sm.now, &act);
+	wg_peer_received_data(kp->peer, kp, &sm.a.self, false, sm.now, &act);
 	ck_assert_ptr_eq(sm.b.peer->keypairs.current, kp);
 	noise_keypair_put(kp);
 

@@ -661,7 +661,7 @@ static int receive_checked(struct allowedips *t, const uint8_t *pkt, size_t len)
 		noise_keypair_put(kp);
 		return -EPERM;
 	}
-	wg_peer_received_data(kp->peer, kp, &s.a.self, len, false, s.now, &act);
+	wg_peer_received_data(kp->peer, kp, &s.a.self, false, s.now, &act);
 	noise_keypair_put(kp);
 	return 0;
 }
@@ -805,7 +805,7 @@ static void *worker(void *arg)
 		n = wg_data_seal(kp, nonce, buf + 16, 32);
 		noise_keypair_put(kp);
 		if (wg_data_open(&s.b.p, buf, n, now, &rkp, &plain, &pl) == 0) {
-			wg_peer_received_data(rkp->peer, rkp, &s.a.self, n, false, now, &act);
+			wg_peer_received_data(rkp->peer, rkp, &s.a.self, false, now, &act);
 			noise_keypair_put(rkp);
 			atomic_fetch_add(&delivered, 1);
 		}
