@@ -38,20 +38,6 @@ int vg_endpoint_from_sockaddr(struct vg_endpoint *ep, const struct sockaddr *sa,
 	return 0;
 }
 
-bool vg_endpoint_dst_equal(const struct vg_endpoint *a, const struct vg_endpoint *b)
-{
-	if (a->dst.sa.sa_family != b->dst.sa.sa_family)
-		return false;
-	if (a->dst.sa.sa_family == AF_INET)
-		return a->dst.in4.sin_port == b->dst.in4.sin_port &&
-		       a->dst.in4.sin_addr.s_addr == b->dst.in4.sin_addr.s_addr;
-	if (a->dst.sa.sa_family == AF_INET6)
-		return a->dst.in6.sin6_port == b->dst.in6.sin6_port &&
-		       a->dst.in6.sin6_scope_id == b->dst.in6.sin6_scope_id &&
-		       !memcmp(&a->dst.in6.sin6_addr, &b->dst.in6.sin6_addr, 16);
-	return true;
-}
-
 char *vg_endpoint_format(const struct vg_endpoint *ep, char *buf, size_t len)
 {
 	char addr[INET6_ADDRSTRLEN] = "";

@@ -59,7 +59,19 @@ static inline void vg_endpoint_clear_src(struct vg_endpoint *ep)
 }
 
 /* Same remote address and port (the sticky source is not compared). */
-bool vg_endpoint_dst_equal(const struct vg_endpoint *a, const struct vg_endpoint *b);
+static inline bool vg_endpoint_dst_equal(const struct vg_endpoint *a, const struct vg_endpoint *b)
+{
+	if (a->dst.sa.sa_family != b->dst.sa.sa_family)
+		return false;
+	if (a->dst.sa.sa_family == AF_INET)
+		return a->dst.in4.sin_port == b->dst.in4.sin_port &&
+		       a->dst.in4.sin_addr.s_addr == b->dst.in4.sin_addr.s_addr;
+	if (a->dst.sa.sa_family == AF_INET6)
+		return a->dst.in6.sin6_port == b->dst.in6.sin6_port &&
+		       a->dst.in6.sin6_scope_id == b->dst.in6.sin6_scope_id &&
+		       IN6_ARE_ADDR_EQUAL(&a->dst.in6.sin6_addr, &b->dst.in6.sin6_addr);
+	return true;
+}
 
 /* "1.2.3.4:51820" or "[fd00::1]:51820" as wg prints it; returns buf. */
 #define VG_ENDPOINT_STRLEN 64

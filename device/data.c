@@ -36,7 +36,7 @@ void wg_peer_sent_data(struct wg_peer *peer, struct noise_keypair *kp, bool keep
 }
 
 void wg_peer_received_data(struct wg_peer *peer, struct noise_keypair *kp,
-			   const struct wg_endpoint *src, bool keepalive, uint64_t now,
+			   const struct vg_endpoint *src, bool keepalive, uint64_t now,
 			   struct wg_action *act)
 {
 	struct noise_keypair *cur;

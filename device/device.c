@@ -85,40 +85,6 @@ unsigned int device_queues(const struct device_options *o)
 	return (unsigned int)n;
 }
 
-/* ---- endpoints: conn's value type <-> the protocol layer's ---- */
-
-void ep_to_wg(struct wg_endpoint *w, const struct vg_endpoint *v)
-{
-	memset(w, 0, sizeof(*w));
-	if (vg_endpoint_family(v) == AF_INET6) {
-		w->addr.in6 = v->dst.in6;
-		if (v->has_src)
-			w->src6 = v->src.in6;
-	} else {
-		w->addr.in4 = v->dst.in4;
-		if (v->has_src)
-			w->src4 = v->src.in4;
-	}
-	if (v->has_src)
-		w->src_ifindex = v->src_ifindex ? (int)v->src_ifindex : -1;
-}
-
-void ep_from_wg(struct vg_endpoint *v, const struct wg_endpoint *w)
-{
-	memset(v, 0, sizeof(*v));
-	if (w->addr.sa.sa_family == AF_INET6) {
-		v->dst.in6 = w->addr.in6;
-		v->src.in6 = w->src6;
-	} else if (w->addr.sa.sa_family == AF_INET) {
-		v->dst.in4 = w->addr.in4;
-		v->src.in4 = w->src4;
-	}
-	if (w->src_ifindex) {
-		v->has_src = true;
-		v->src_ifindex = w->src_ifindex > 0 ? (uint32_t)w->src_ifindex : 0;
-	}
-}
-
 struct dev_peer *dev_peer_of(struct wg_peer *wp)
 {
 	return wp ? wp->user : NULL;
@@ -225,11 +191,11 @@ uint16_t device_port(struct device *d)
 /* ---- lifecycle ---- */
 
 /* Under load, each source address gets a few handshakes per second. */
-static bool dev_ratelimit(void *ctx, const struct wg_endpoint *src, uint64_t now)
+static bool dev_ratelimit(void *ctx, const struct vg_endpoint *src, uint64_t now)
 {
-	if (src->addr.sa.sa_family == AF_INET6)
-		return ratelimiter_allow(ctx, AF_INET6, &src->addr.in6.sin6_addr);
-	return ratelimiter_allow(ctx, AF_INET, &src->addr.in4.sin_addr);
+	if (src->dst.sa.sa_family == AF_INET6)
+		return ratelimiter_allow(ctx, AF_INET6, &src->dst.in6.sin6_addr);
+	return ratelimiter_allow(ctx, AF_INET, &src->dst.in4.sin_addr);
 }
 
 int device_new(struct device **out, struct tun *tun, const struct device_options *o)

@@ -186,8 +186,6 @@ uint64_t dev_now(struct device *d);
 void dev_log(struct device *d, int level, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 void dev_exit(struct device *d, int reason);
-void ep_to_wg(struct wg_endpoint *w, const struct vg_endpoint *v);
-void ep_from_wg(struct vg_endpoint *v, const struct wg_endpoint *w);
 struct dev_peer *dev_peer_of(struct wg_peer *wp);
 int dev_open_binds(struct device *d, uint16_t port);
 int dev_link_up(struct device *d);

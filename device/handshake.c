@@ -31,15 +31,13 @@ int dev_hs_enqueue(struct device *d, const struct hs_item *it)
 
 static void handle_one(struct device *d, struct hs_item *it, size_t qlen)
 {
-	struct wg_endpoint src;
 	struct wg_action act;
 	uint64_t now = dev_now(d);
 	bool under_load;
 	int ret;
 
 	under_load = cookie_checker_under_load(&d->proto.cookie, qlen, now);
-	ep_to_wg(&src, &it->src);
-	ret = wg_proto_handle_handshake(&d->proto, it->msg, it->len, &src, under_load, now, &act);
+	ret = wg_proto_handle_handshake(&d->proto, it->msg, it->len, &it->src, under_load, now, &act);
 	if (!ret) {
 		struct dev_peer *p = dev_peer_of(act.peer);
 

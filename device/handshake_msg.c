@@ -73,7 +73,7 @@ int wg_peer_want_handshake(struct wg_peer *peer, uint64_t now, struct wg_action 
 }
 
 static int handle_initiation(struct wg_proto *p, const uint8_t *msg,
-			     const struct wg_endpoint *src, uint64_t now,
+			     const struct vg_endpoint *src, uint64_t now,
 			     struct wg_action *act)
 {
 	/* The ephemeral is hashed in place: work on a copy of the message. */
@@ -133,7 +133,7 @@ out:
 }
 
 static int handle_response(struct wg_proto *p, const uint8_t *msg,
-			   const struct wg_endpoint *src, uint64_t now,
+			   const struct vg_endpoint *src, uint64_t now,
 			   struct wg_action *act)
 {
 	struct message_handshake_response in;
@@ -210,7 +210,7 @@ static size_t expected_len(uint32_t type)
 }
 
 int wg_proto_handle_handshake(struct wg_proto *p, const uint8_t *msg, size_t len,
-			      const struct wg_endpoint *src, bool under_load,
+			      const struct vg_endpoint *src, bool under_load,
 			      uint64_t now, struct wg_action *act)
 {
 	uint8_t key[COOKIE_SRC_MAX];

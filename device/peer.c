@@ -24,28 +24,19 @@ uint64_t wg_proto_counter(struct wg_proto *p, enum wg_proto_counter c)
 
 /* ---- endpoints ---- */
 
-size_t wg_endpoint_key(const struct wg_endpoint *ep, uint8_t out[COOKIE_SRC_MAX])
+size_t wg_endpoint_key(const struct vg_endpoint *ep, uint8_t out[COOKIE_SRC_MAX])
 {
-	if (ep->addr.sa.sa_family == AF_INET) {
-		memcpy(out, &ep->addr.in4.sin_addr, 4);
-		memcpy(out + 4, &ep->addr.in4.sin_port, 2);
+	if (ep->dst.sa.sa_family == AF_INET) {
+		memcpy(out, &ep->dst.in4.sin_addr, 4);
+		memcpy(out + 4, &ep->dst.in4.sin_port, 2);
 		return 6;
 	}
-	if (ep->addr.sa.sa_family == AF_INET6) {
-		memcpy(out, &ep->addr.in6.sin6_addr, 16);
-		memcpy(out + 16, &ep->addr.in6.sin6_port, 2);
+	if (ep->dst.sa.sa_family == AF_INET6) {
+		memcpy(out, &ep->dst.in6.sin6_addr, 16);
+		memcpy(out + 16, &ep->dst.in6.sin6_port, 2);
 		return 18;
 	}
 	return 0;
-}
-
-bool wg_endpoint_eq(const struct wg_endpoint *a, const struct wg_endpoint *b)
-{
-	uint8_t ka[COOKIE_SRC_MAX], kb[COOKIE_SRC_MAX];
-	size_t la = wg_endpoint_key(a, ka), lb = wg_endpoint_key(b, kb);
-
-	return a->addr.sa.sa_family == b->addr.sa.sa_family && la == lb &&
-	       !memcmp(ka, kb, la);
 }
 
 /* ---- the device ---- */
@@ -270,7 +261,7 @@ void wg_peer_set_psk(struct wg_peer *peer, const uint8_t *psk)
 	pthread_mutex_unlock(&peer->lock);
 }
 
-void wg_peer_set_endpoint(struct wg_peer *peer, const struct wg_endpoint *ep)
+void wg_peer_set_endpoint(struct wg_peer *peer, const struct vg_endpoint *ep)
 {
 	/* The sticky source is part of the endpoint, as in the kernel: an
 	 * endpoint set by configuration (no source) clears a learnt one. */
@@ -280,7 +271,7 @@ void wg_peer_set_endpoint(struct wg_peer *peer, const struct wg_endpoint *ep)
 	pthread_mutex_unlock(&peer->endpoint_lock);
 }
 
-bool wg_peer_get_endpoint(struct wg_peer *peer, struct wg_endpoint *ep)
+bool wg_peer_get_endpoint(struct wg_peer *peer, struct vg_endpoint *ep)
 {
 	bool has;
 
@@ -295,8 +286,7 @@ bool wg_peer_get_endpoint(struct wg_peer *peer, struct wg_endpoint *ep)
 void wg_peer_clear_src(struct wg_peer *peer)
 {
 	pthread_mutex_lock(&peer->endpoint_lock);
-	memset(&peer->endpoint.src6, 0, sizeof(peer->endpoint.src6));
-	peer->endpoint.src_ifindex = 0;
+	vg_endpoint_clear_src(&peer->endpoint);
 	pthread_mutex_unlock(&peer->endpoint_lock);
 }
 

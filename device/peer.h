@@ -85,28 +85,14 @@
 #include <sys/socket.h>
 #include <sys/types.h>
 
+#include "conn/endpoint.h"
 #include "device/cookie.h"
 #include "device/messages.h"
 #include "device/noise.h"
 #include "device/timers.h"
 
-/* A sockaddr-like endpoint; the sticky source is the data plane's. */
-struct wg_endpoint {
-	union {
-		struct sockaddr sa;
-		struct sockaddr_in in4;
-		struct sockaddr_in6 in6;
-	} addr;
-	union {
-		struct in_addr src4;
-		struct in6_addr src6;
-	};
-	int src_ifindex;	/* 0: no sticky source */
-};
-
 /* Bytes naming an endpoint for MAC2 and rate limiting: addr then port. */
-size_t wg_endpoint_key(const struct wg_endpoint *ep, uint8_t out[COOKIE_SRC_MAX]);
-bool wg_endpoint_eq(const struct wg_endpoint *a, const struct wg_endpoint *b);
+size_t wg_endpoint_key(const struct vg_endpoint *ep, uint8_t out[COOKIE_SRC_MAX]);
 
 struct wg_staged_packet {
 	uint8_t *data;
@@ -131,7 +117,7 @@ struct wg_peer {
 	struct cookie_generator cookie;
 
 	pthread_mutex_t endpoint_lock;
-	struct wg_endpoint endpoint;
+	struct vg_endpoint endpoint;
 	bool has_endpoint;
 
 	atomic_uint_fast64_t last_handshake_ns;	/* wall clock; 0 = never */
@@ -173,7 +159,7 @@ struct wg_proto {
 	uint64_t (*wallclock)(void *ctx);
 	void *wallclock_ctx;
 	/* Under load: may src send a handshake now?  NULL: always. */
-	bool (*ratelimit)(void *ctx, const struct wg_endpoint *src, uint64_t now);
+	bool (*ratelimit)(void *ctx, const struct vg_endpoint *src, uint64_t now);
 	void *ratelimit_ctx;
 
 	atomic_uint_fast64_t counters[WG_CNT_MAX];
@@ -212,8 +198,8 @@ struct wg_peer *wg_proto_find_peer(struct wg_proto *p,
  * index peers by key themselves. */
 uint64_t wg_proto_key_hash(const struct wg_proto *p, const uint8_t pub[NOISE_PUBLIC_KEY_LEN]);
 void wg_peer_set_psk(struct wg_peer *peer, const uint8_t *psk /* NULL: none */);
-void wg_peer_set_endpoint(struct wg_peer *peer, const struct wg_endpoint *ep);
-bool wg_peer_get_endpoint(struct wg_peer *peer, struct wg_endpoint *ep);
+void wg_peer_set_endpoint(struct wg_peer *peer, const struct vg_endpoint *ep);
+bool wg_peer_get_endpoint(struct wg_peer *peer, struct vg_endpoint *ep);
 void wg_peer_clear_src(struct wg_peer *peer);
 /* seconds; turning it on sends a keepalive at the next tick. */
 void wg_peer_set_persistent_keepalive(struct wg_peer *peer, uint16_t secs, uint64_t now);
@@ -226,7 +212,7 @@ unsigned int wg_peer_staged_count(struct wg_peer *peer);
 
 /* Handshake messages (types 1, 2, 3) as received from src. 0 or -errno. */
 int wg_proto_handle_handshake(struct wg_proto *p, const uint8_t *msg, size_t len,
-			      const struct wg_endpoint *src, bool under_load,
+			      const struct vg_endpoint *src, bool under_load,
 			      uint64_t now, struct wg_action *act);
 /* Ask for a handshake (no session, or data waiting): an initiation unless
  * one was sent less than REKEY_TIMEOUT ago.  0 or -errno. */
@@ -241,7 +227,7 @@ void wg_peer_sent_data(struct wg_peer *peer, struct noise_keypair *kp, bool keep
 		       uint64_t now, struct wg_action *act);
 /* After an authenticated data packet: key confirmation, roaming, timers. */
 void wg_peer_received_data(struct wg_peer *peer, struct noise_keypair *kp,
-			   const struct wg_endpoint *src, bool keepalive, uint64_t now,
+			   const struct vg_endpoint *src, bool keepalive, uint64_t now,
 			   struct wg_action *act);
 /* Wipe every keypair and the handshake (zero-key timer, key change). */
 void wg_peer_zero_keys(struct wg_peer *peer);

@@ -48,13 +48,11 @@ struct rx_run {
 
 static void run_end(struct worker *w, struct rx_run *r, uint64_t now)
 {
-	struct wg_endpoint src;
 	struct wg_action act;
 
 	if (!r->kp)
 		return;
-	ep_to_wg(&src, &r->src);
-	wg_peer_received_data(r->kp->peer, r->kp, &src, r->keepalive, now, &act);
+	wg_peer_received_data(r->kp->peer, r->kp, &r->src, r->keepalive, now, &act);
 	noise_keypair_put(r->kp);
 	r->kp = NULL;
 	dev_act(w->dev, w, &act, NULL, 0);

@@ -20,12 +20,7 @@ static struct vg_bind *worker_bind(struct worker *w)
 
 static bool peer_endpoint(struct dev_peer *p, struct vg_endpoint *ep)
 {
-	struct wg_endpoint we;
-
-	if (!wg_peer_get_endpoint(p->wp, &we) || !we.addr.sa.sa_family)
-		return false;
-	ep_from_wg(ep, &we);
-	return true;
+	return wg_peer_get_endpoint(p->wp, ep) && vg_endpoint_family(ep);
 }
 
 /* After a send: if the bind dropped the sticky source, so does the peer. */

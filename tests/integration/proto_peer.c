@@ -30,7 +30,7 @@
 
 static struct wg_proto proto;
 static struct wg_peer *peer;
-static struct wg_endpoint peer_ep;
+static struct vg_endpoint peer_ep;
 static int sock;
 static bool initiator;
 static unsigned int replies, answered;
@@ -62,9 +62,9 @@ static int key(uint8_t out[32], const char *b64)
 	return 0;
 }
 
-static void send_to(const struct wg_endpoint *ep, const uint8_t *msg, size_t len)
+static void send_to(const struct vg_endpoint *ep, const uint8_t *msg, size_t len)
 {
-	if (sendto(sock, msg, len, 0, &ep->addr.sa, sizeof(ep->addr.in4)) < 0)
+	if (sendto(sock, msg, len, 0, &ep->dst.sa, sizeof(ep->dst.in4)) < 0)
 		perror("sendto");
 }
 
@@ -136,7 +136,7 @@ static void send_data(const uint8_t *pkt, size_t len)
 		send_to(&peer_ep, act.msg, act.msg_len);
 }
 
-static void act(const struct wg_action *a, const struct wg_endpoint *src)
+static void act(const struct wg_action *a, const struct vg_endpoint *src)
 {
 	uint8_t pkt[1600];
 	ssize_t n;
@@ -179,7 +179,7 @@ static void plaintext(const uint8_t *p, size_t len)
 	}
 }
 
-static void receive(uint8_t *buf, size_t len, const struct wg_endpoint *src)
+static void receive(uint8_t *buf, size_t len, const struct vg_endpoint *src)
 {
 	struct noise_keypair *kp;
 	struct wg_action a;
@@ -213,7 +213,7 @@ int main(int argc, char **argv)
 {
 	uint8_t priv[32], pub[32], buf[2048], ping[64];
 	struct sockaddr_in local = { .sin_family = AF_INET };
-	struct wg_endpoint src;
+	struct vg_endpoint src;
 	struct wg_action a;
 	socklen_t sl;
 	struct noise_keypair *first = NULL;
@@ -238,9 +238,9 @@ int main(int argc, char **argv)
 	wg_proto_set_private_key(&proto, priv);
 	peer = wg_peer_new(&proto, pub, NULL);
 	memset(&peer_ep, 0, sizeof(peer_ep));
-	peer_ep.addr.in4.sin_family = AF_INET;
-	peer_ep.addr.in4.sin_port = htons((uint16_t)atoi(argv[5]));
-	peer_ep.addr.in4.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	peer_ep.dst.in4.sin_family = AF_INET;
+	peer_ep.dst.in4.sin_port = htons((uint16_t)atoi(argv[5]));
+	peer_ep.dst.in4.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	wg_peer_set_endpoint(peer, &peer_ep);
 
 	if (initiator) {
@@ -276,8 +276,8 @@ int main(int argc, char **argv)
 		if (poll(&pfd, 1, 100) <= 0)
 			continue;
 		memset(&src, 0, sizeof(src));
-		sl = sizeof(src.addr.in4);
-		n = recvfrom(sock, buf, sizeof(buf), 0, &src.addr.sa, &sl);
+		sl = sizeof(src.dst.in4);
+		n = recvfrom(sock, buf, sizeof(buf), 0, &src.dst.sa, &sl);
 		if (n > 0)
 			receive(buf, (size_t)n, &src);
 	}

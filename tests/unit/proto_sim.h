@@ -27,7 +27,7 @@ struct sim_dev {
 	struct wg_peer *peer;		/* the other device */
 	struct sim_dev *other;
 	uint8_t priv[32], pub[32];
-	struct wg_endpoint self;	/* where our packets come from */
+	struct vg_endpoint self;	/* where our packets come from */
 	/* Counted on send, before any drop: [type] */
 	unsigned int sent[5];
 	unsigned int keepalives_sent;
@@ -59,12 +59,12 @@ static inline uint64_t sim_wallclock(void *ctx)
 	return s->wall_base + s->now;
 }
 
-static inline void sim_endpoint(struct wg_endpoint *ep, const char *ip, uint16_t port)
+static inline void sim_endpoint(struct vg_endpoint *ep, const char *ip, uint16_t port)
 {
 	memset(ep, 0, sizeof(*ep));
-	ep->addr.in4.sin_family = AF_INET;
-	ep->addr.in4.sin_port = htons(port);
-	inet_pton(AF_INET, ip, &ep->addr.in4.sin_addr);
+	ep->dst.in4.sin_family = AF_INET;
+	ep->dst.in4.sin_port = htons(port);
+	inet_pton(AF_INET, ip, &ep->dst.in4.sin_addr);
 }
 
 static inline void sim_dev_init(struct sim *s, struct sim_dev *d, const char *ip)
@@ -103,7 +103,7 @@ static inline void sim_destroy(struct sim *s)
 static inline void sim_act(struct sim_dev *d, const struct wg_action *act);
 
 static inline void sim_deliver(struct sim_dev *to, const uint8_t *msg, size_t len,
-			const struct wg_endpoint *src)
+			const struct vg_endpoint *src)
 {
 	struct sim *s = to->sim;
 	struct sim_dev *from = to->other;

@@ -377,7 +377,7 @@ END_TEST
 
 START_TEST(roaming)
 {
-	struct wg_endpoint ep, moved;
+	struct vg_endpoint ep, moved;
 
 	sim_send(&s.a, "x", 1);
 	sim_endpoint(&moved, "198.51.100.7", 40000);
@@ -385,7 +385,7 @@ START_TEST(roaming)
 	sim_send(&s.a, "roamed", 6);
 	check_last(&s.b, "roamed");
 	ck_assert(wg_peer_get_endpoint(s.b.peer, &ep));
-	ck_assert(wg_endpoint_eq(&ep, &moved));
+	ck_assert(vg_endpoint_dst_equal(&ep, &moved));
 	/* A forged packet does not move the endpoint. */
 	sim_endpoint(&moved, "203.0.113.9", 1);
 	{
@@ -399,7 +399,7 @@ START_TEST(roaming)
 					      &plain, &pl), -EBADMSG);
 	}
 	ck_assert(wg_peer_get_endpoint(s.b.peer, &ep));
-	ck_assert(!wg_endpoint_eq(&ep, &moved));
+	ck_assert(!vg_endpoint_dst_equal(&ep, &moved));
 }
 END_TEST
 
@@ -702,15 +702,15 @@ static uint64_t rl_clock(void *ctx)
 	return ((struct sim *)ctx)->now;
 }
 
-static bool rl_allow(void *ctx, const struct wg_endpoint *src, uint64_t now)
+static bool rl_allow(void *ctx, const struct vg_endpoint *src, uint64_t now)
 {
-	if (src->addr.sa.sa_family == AF_INET)
-		return ratelimiter_allow(ctx, AF_INET, &src->addr.in4.sin_addr);
-	return ratelimiter_allow(ctx, AF_INET6, &src->addr.in6.sin6_addr);
+	if (src->dst.sa.sa_family == AF_INET)
+		return ratelimiter_allow(ctx, AF_INET, &src->dst.in4.sin_addr);
+	return ratelimiter_allow(ctx, AF_INET6, &src->dst.in6.sin6_addr);
 }
 
 /* A handshake message from c to b's proto; returns b's reply. */
-static int to_b(const uint8_t *msg, size_t len, const struct wg_endpoint *src,
+static int to_b(const uint8_t *msg, size_t len, const struct vg_endpoint *src,
 		struct wg_action *reply)
 {
 	uint8_t buf[MESSAGE_INITIATION_LEN];
@@ -724,7 +724,7 @@ START_TEST(ratelimited_flood_vs_other_source)
 	struct ratelimiter *rl = ratelimiter_new(0, rl_clock, &s);
 	uint8_t flood[MESSAGE_INITIATION_LEN], c_priv[32];
 	struct wg_action act, reply, done;
-	struct wg_endpoint c_ep;
+	struct vg_endpoint c_ep;
 	struct wg_peer *c_peer, *b_of_c;
 	struct wg_proto c;
 	unsigned int i;
