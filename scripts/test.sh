@@ -31,7 +31,7 @@ if [ "${VGUARD_SKIP_SANITIZERS:-0}" != 1 ]; then
 fi
 
 if [ "$(id -u)" -eq 0 ]; then
-	bash tests/integration/run.sh "$top/build"
+	make -C build -j"$jobs" check-root
 else
 	echo "not root: skipping the network-namespace integration tests"
 fi

@@ -74,7 +74,7 @@ bool vg_peer_has_endpoint(const struct vg_peer *peer)
 	       peer->endpoint.sa.sa_family == AF_INET6;
 }
 
-bool vg_endpoint_fmt(char buf[VG_ENDPOINT_SIZE], const union vg_sockaddr *ep)
+bool vg_hostport_format(char buf[VG_HOSTPORT_SIZE], const union vg_sockaddr *ep)
 {
 	char host[NI_MAXHOST], serv[NI_MAXSERV];
 	socklen_t len = ep->sa.sa_family == AF_INET ? sizeof(ep->in4) : sizeof(ep->in6);
@@ -83,12 +83,12 @@ bool vg_endpoint_fmt(char buf[VG_ENDPOINT_SIZE], const union vg_sockaddr *ep)
 	ret = getnameinfo(&ep->sa, len, host, sizeof(host), serv, sizeof(serv),
 			  NI_DGRAM | NI_NUMERICSERV | NI_NUMERICHOST);
 	if (ret) {
-		snprintf(buf, VG_ENDPOINT_SIZE, "%s", gai_strerror(ret));
+		snprintf(buf, VG_HOSTPORT_SIZE, "%s", gai_strerror(ret));
 		return false;
 	}
 	if (ep->sa.sa_family == AF_INET6 && strchr(host, ':'))
-		snprintf(buf, VG_ENDPOINT_SIZE, "[%s]:%s", host, serv);
+		snprintf(buf, VG_HOSTPORT_SIZE, "[%s]:%s", host, serv);
 	else
-		snprintf(buf, VG_ENDPOINT_SIZE, "%s:%s", host, serv);
+		snprintf(buf, VG_HOSTPORT_SIZE, "%s:%s", host, serv);
 	return true;
 }

@@ -82,11 +82,13 @@ bool vg_peer_has_endpoint(const struct vg_peer *peer);
 
 /* Room for any numeric host (NI_MAXHOST) and service (NI_MAXSERV), the
  * brackets, the colon and the NUL. */
-#define VG_ENDPOINT_SIZE (1025 + 32 + 8)
+#define VG_HOSTPORT_SIZE (1025 + 32 + 8)
 
 /* Formats ep numerically as host:port, [host]:port for IPv6, the form
  * wg, the UAPI and config files use.  On failure buf holds the resolver's
- * message and false is returned. */
-bool vg_endpoint_fmt(char buf[VG_ENDPOINT_SIZE], const union vg_sockaddr *ep);
+ * message and false is returned.  Through getnameinfo() as wg does, so a
+ * scoped IPv6 address carries its interface name (conn/'s
+ * vg_endpoint_format() prints the index, for logs). */
+bool vg_hostport_format(char buf[VG_HOSTPORT_SIZE], const union vg_sockaddr *ep);
 
 #endif

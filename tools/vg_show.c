@@ -124,9 +124,9 @@ static const char *ip_str(char buf[INET6_ADDRSTRLEN], const struct vg_allowedip 
 }
 
 /* The endpoint, or the resolver's message in its place (as wg prints). */
-static const char *endpoint_str(char buf[VG_ENDPOINT_SIZE], const union vg_sockaddr *ep)
+static const char *endpoint_str(char buf[VG_HOSTPORT_SIZE], const union vg_sockaddr *ep)
 {
-	vg_endpoint_fmt(buf, ep);
+	vg_hostport_format(buf, ep);
 	return buf;
 }
 
@@ -212,7 +212,7 @@ static void pretty_allowedips(FILE *out, const struct vg_peer *p, bool c)
 
 static void pretty_peer(FILE *out, const struct vg_peer *p, const struct vg_show_opts *o)
 {
-	char k[VG_KEY_B64_SIZE], buf[1024], buf2[1024], ep[VG_ENDPOINT_SIZE];
+	char k[VG_KEY_B64_SIZE], buf[1024], buf2[1024], ep[VG_HOSTPORT_SIZE];
 	bool c = o->color;
 
 	fprintf(out, "%s%speer%s: %s%s%s\n", C(c, C_YELLOW), C(c, C_BOLD), C(c, C_RESET),
@@ -281,7 +281,7 @@ static void fwmark_line(FILE *out, uint32_t fwmark)
 
 void vg_show_dump(FILE *out, const struct vg_device *dev, bool with_iface)
 {
-	char k[VG_KEY_B64_SIZE], ep[VG_ENDPOINT_SIZE];
+	char k[VG_KEY_B64_SIZE], ep[VG_HOSTPORT_SIZE];
 	const struct vg_peer *p;
 
 	if (with_iface)
@@ -333,7 +333,7 @@ static bool device_field(FILE *out, const struct vg_device *dev, const char *fie
 
 static void peer_field(FILE *out, const struct vg_peer *p, const char *field)
 {
-	char k[VG_KEY_B64_SIZE], ep[VG_ENDPOINT_SIZE];
+	char k[VG_KEY_B64_SIZE], ep[VG_HOSTPORT_SIZE];
 
 	fprintf(out, "%s", b64(k, p->public_key));
 	if (!strcmp(field, "endpoints"))
@@ -388,7 +388,7 @@ bool vg_show_field(FILE *out, const struct vg_device *dev, const char *field, bo
 
 void vg_showconf(FILE *out, const struct vg_device *dev)
 {
-	char k[VG_KEY_B64_SIZE], ep[VG_ENDPOINT_SIZE];
+	char k[VG_KEY_B64_SIZE], ep[VG_HOSTPORT_SIZE];
 	const struct vg_allowedip *a;
 	const struct vg_peer *p;
 	char ip[INET6_ADDRSTRLEN];
@@ -415,7 +415,7 @@ void vg_showconf(FILE *out, const struct vg_device *dev)
 		if (p->first_allowedip)
 			fprintf(out, "\n");
 		/* A failed lookup prints nothing here, unlike in `show`. */
-		if (vg_peer_has_endpoint(p) && vg_endpoint_fmt(ep, &p->endpoint))
+		if (vg_peer_has_endpoint(p) && vg_hostport_format(ep, &p->endpoint))
 			fprintf(out, "Endpoint = %s\n", ep);
 		if (p->keepalive)
 			fprintf(out, "PersistentKeepalive = %u\n", p->keepalive);

@@ -348,9 +348,9 @@ fail:
 
 static void write_endpoint(FILE *f, const union vg_sockaddr *ep)
 {
-	char buf[VG_ENDPOINT_SIZE];
+	char buf[VG_HOSTPORT_SIZE];
 
-	if (vg_endpoint_fmt(buf, ep))
+	if (vg_hostport_format(buf, ep))
 		fprintf(f, "endpoint=%s\n", buf);
 }
 

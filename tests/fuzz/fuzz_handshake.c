@@ -15,7 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "tests/unit/proto_sim.h"
+#include "device/proto_sim.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

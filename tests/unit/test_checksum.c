@@ -4,8 +4,8 @@
 #include <check.h>
 #include <stdlib.h>
 
-#include "tests/unit/offload_pkt.h"
 #include "tun/checksum.h"
+#include "tun/offload_pkt.h"
 #include "tests/unit/testutil.h"
 
 #define MAXLEN 9001

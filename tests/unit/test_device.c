@@ -25,7 +25,7 @@
 #include "device/device.h"
 #include "device/messages.h"
 #include "device/uapi.h"
-#include "tests/unit/offload_pkt.h"
+#include "tun/offload_pkt.h"
 #include "tun/tun.h"
 #include "tun/virtio.h"
 

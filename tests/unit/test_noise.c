@@ -9,7 +9,7 @@
 #include <check.h>
 #include <stdio.h>
 
-#include "tests/unit/proto_sim.h"
+#include "device/proto_sim.h"
 #include "tests/unit/testutil.h"
 
 /* ---- the paper's Noise_IKpsk2, written independently ---- */

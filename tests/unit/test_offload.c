@@ -5,8 +5,8 @@
 #include <errno.h>
 #include <stdlib.h>
 
-#include "tests/unit/offload_pkt.h"
 #include "tun/offload.h"
+#include "tun/offload_pkt.h"
 #include "tests/unit/testutil.h"
 
 #define CAP 65535

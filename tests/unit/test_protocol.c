@@ -9,8 +9,8 @@
 #include <sodium.h>
 
 #include "device/allowedips.h"
+#include "device/proto_sim.h"
 #include "device/ratelimiter.h"
-#include "tests/unit/proto_sim.h"
 #include "tests/unit/testutil.h"
 
 static struct sim s;

@@ -4,7 +4,7 @@
 
 #include <check.h>
 
-#include "tests/unit/proto_sim.h"
+#include "device/proto_sim.h"
 #include "tests/unit/testutil.h"
 
 #define SEC WG_NSEC_PER_SEC

@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <time.h>
 
-#include "tests/unit/proto_sim.h"
+#include "device/proto_sim.h"
 #include "tools/bench/bench.h"
 
 static uint64_t mono(void)

@@ -8,9 +8,9 @@
 #include <stdlib.h>
 #include <time.h>
 
-#include "tests/unit/offload_pkt.h"
 #include "tun/checksum.h"
 #include "tun/offload.h"
+#include "tun/offload_pkt.h"
 #include "tools/bench/bench.h"
 
 #define HEADROOM 32		/* room for the WireGuard header */

@@ -5,6 +5,7 @@
 # B with offloads on and off, 1 and 4 streams, median of RUNS runs.
 #
 #   tools/bench/tunpipe.sh [BUILD_DIR]     (root; env: SECS=5 RUNS=3)
+#   (`make -C BUILD_DIR bench` builds tunpipe first)
 set -euo pipefail
 build=${1:-${VGUARD_BUILD:-build}}
 TP=$build/tools/bench/tunpipe
@@ -12,7 +13,7 @@ SECS=${SECS:-5}
 RUNS=${RUNS:-3}
 [ "$(id -u)" -eq 0 ] || { echo "tunpipe.sh needs root" >&2; exit 77; }
 command -v iperf3 >/dev/null || { echo "tunpipe.sh needs iperf3" >&2; exit 77; }
-[ -x "$TP" ] || { echo "build $TP first (make tools/bench/tunpipe)" >&2; exit 1; }
+[ -x "$TP" ] || { echo "build $TP first (make -C $build bench)" >&2; exit 1; }
 
 id=$$
 NA=vgpA$id NB=vgpB$id IA=vgpa$id IB=vgpb$id

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /* Packet builders and reference checksums shared by the offload tests,
  * the fuzz targets and the benchmark.  Everything is built field by field
- * from a spec, independently of tun/offload.c. */
-#ifndef VGUARD_TESTS_OFFLOAD_PKT_H
-#define VGUARD_TESTS_OFFLOAD_PKT_H
+ * from a spec, independently of tun/offload.c.  Not part of liboffload.a;
+ * it lives here so that tools/bench need not reach into tests/. */
+#ifndef VGUARD_TUN_OFFLOAD_PKT_H
+#define VGUARD_TUN_OFFLOAD_PKT_H
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -4,10 +4,12 @@
  * the protocol tests, the fuzzer and the handshake benchmark.  It plays the
  * data plane of peer.h: messages are delivered synchronously, one simulated
  * clock drives both sides, and every message on the wire is counted per
- * direction and type (and can be dropped).  Header-only, everything static.
+ * direction and type (and can be dropped).  Header-only, everything static;
+ * not part of any library.  It lives here so that tools/bench need not
+ * reach into tests/.
  */
-#ifndef VGUARD_TESTS_PROTO_SIM_H
-#define VGUARD_TESTS_PROTO_SIM_H
+#ifndef VGUARD_DEVICE_PROTO_SIM_H
+#define VGUARD_DEVICE_PROTO_SIM_H
 
 #include <arpa/inet.h>
 #include <errno.h>
