@@ -12,8 +12,8 @@
 #include "device/peer.h"
 #include "device/proto_impl.h"
 
-void wg_peer_sent_data(struct wg_peer *peer, struct noise_keypair *kp, bool keepalive,
-		       uint64_t now, struct wg_action *act)
+void wg_peer_sent_data(struct wg_peer *peer, bool keepalive, uint64_t now,
+		       struct wg_action *act)
 {
 	struct noise_keypair *cur;
 	bool rekey;

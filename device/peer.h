@@ -26,9 +26,8 @@
  *              NULL -> wg_peer_stage() the packets and
  *                      wg_peer_want_handshake(peer, now, &act);
  *              else seal with wg_data_seal() (nonces nonce..nonce+n-1),
- *                   send, then wg_peer_sent_data(peer, kp, keepalive, now,
- *                   &act) (once per batch is fine), then
- *                   noise_keypair_put(kp).
+ *                   send, then wg_peer_sent_data(peer, keepalive, now, &act)
+ *                   (once per batch is fine), then noise_keypair_put(kp).
  *   receive path, per data message:
  *              wg_data_open(p, buf, len, now, &kp, &plain, &plain_len);
  *              (check allowed IPs of kp->peer), then
@@ -222,9 +221,11 @@ int wg_peer_want_handshake(struct wg_peer *peer, uint64_t now, struct wg_action 
  * NULL: stage and call wg_peer_want_handshake. */
 struct noise_keypair *wg_peer_send_keypair(struct wg_peer *peer, uint64_t now,
 					   unsigned int n, uint64_t *first_nonce);
-/* After sending with kp: timers, rekey on age/count. */
-void wg_peer_sent_data(struct wg_peer *peer, struct noise_keypair *kp, bool keepalive,
-		       uint64_t now, struct wg_action *act);
+/* After sending data: timers, and a rekey when the current session is
+ * old or has sent too many messages (as the kernel, it looks at the
+ * current keypair, whichever one the batch went out under). */
+void wg_peer_sent_data(struct wg_peer *peer, bool keepalive, uint64_t now,
+		       struct wg_action *act);
 /* After an authenticated data packet: key confirmation, roaming, timers. */
 void wg_peer_received_data(struct wg_peer *peer, struct noise_keypair *kp,
 			   const struct vg_endpoint *src, bool keepalive, uint64_t now,

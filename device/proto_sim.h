@@ -188,7 +188,7 @@ static inline int sim_send(struct sim_dev *d, const void *data, size_t len)
 	if (!len)
 		d->keepalives_sent++;
 	sim_wire(d, buf, n);
-	wg_peer_sent_data(d->peer, kp, len == 0, s->now, &act);
+	wg_peer_sent_data(d->peer, len == 0, s->now, &act);
 	noise_keypair_put(kp);
 	sim_act(d, &act);
 	return 1;

@@ -42,7 +42,6 @@ static size_t ip_check(const uint8_t *pkt, size_t len, int *fam, const uint8_t *
 struct rx_run {
 	struct noise_keypair *kp;
 	struct vg_endpoint src;
-	uint64_t bytes;
 	bool keepalive;
 };
 
@@ -75,13 +74,11 @@ static void rx_data(struct worker *w, unsigned int k, struct rx_run *run, uint64
 	if (run->kp != kp || run->keepalive != !plain_len) {
 		run_end(w, run, now);
 		run->kp = kp;
-		run->bytes = 0;
 		run->keepalive = !plain_len;
 	} else {
 		noise_keypair_put(kp);
 	}
 	run->src = pk->ep;
-	run->bytes += pk->len;
 	cnt_add(&p->cnt[w->id].v[PC_rx_bytes], pk->len);
 	cnt_add(&w->cnt.p[PC_rx_bytes], pk->len);
 	if (!plain_len) {

@@ -126,7 +126,7 @@ static bool send_run(struct worker *w, struct dev_peer *p, uint8_t *const *bufs,
 	cnt_add(&w->cnt.p[keepalive ? PC_keepalives_sent : PC_tx_packets], n);
 	cnt_add(&p->cnt[w->id].v[PC_tx_bytes], bytes);
 	cnt_add(&w->cnt.p[PC_tx_bytes], bytes);
-	wg_peer_sent_data(p->wp, kp, keepalive, now, &act);
+	wg_peer_sent_data(p->wp, keepalive, now, &act);
 	noise_keypair_put(kp);
 	dev_act(w->dev, w, &act, NULL, 0);
 	return true;

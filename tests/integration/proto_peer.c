@@ -130,7 +130,7 @@ static void send_data(const uint8_t *pkt, size_t len)
 	memcpy(buf + 16, pkt, len);
 	n = wg_data_seal(kp, nonce, buf + 16, padded);
 	send_to(&peer_ep, buf, n);
-	wg_peer_sent_data(peer, kp, len == 0, mono(), &act);
+	wg_peer_sent_data(peer, len == 0, mono(), &act);
 	noise_keypair_put(kp);
 	if (act.flags & WG_ACT_SEND_MSG)
 		send_to(&peer_ep, act.msg, act.msg_len);
