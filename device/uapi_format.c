@@ -2,7 +2,8 @@
 /*
  * Values in the UAPI's text form, with Go's rules: numbers, keys, endpoints
  * and allowed-IP prefixes, parsed and formatted; and the growable string
- * the replies are written into.
+ * the replies are written into.  Keys go through libsodium's constant-time
+ * hex codec so their encoding leaks nothing through timing.
  */
 #include "config.h"
 
@@ -88,18 +89,14 @@ void uapi_sbuf_printf(struct uapi_sbuf *b, const char *fmt, ...)
 
 void uapi_sbuf_key(struct uapi_sbuf *b, const char *key, const uint8_t k[UAPI_KEY_LEN])
 {
-	static const char hex[] = "0123456789abcdef";
-	char line[UAPI_KEY_LEN * 2 + 1];
-	size_t i;
+	/* The hex digits, '\n', and the NUL sodium_bin2hex always writes. */
+	char line[UAPI_KEY_LEN * 2 + 2];
 
-	for (i = 0; i < UAPI_KEY_LEN; i++) {
-		line[2 * i] = hex[k[i] >> 4];
-		line[2 * i + 1] = hex[k[i] & 15];
-	}
+	sodium_bin2hex(line, UAPI_KEY_LEN * 2 + 1, k, UAPI_KEY_LEN);
 	line[UAPI_KEY_LEN * 2] = '\n';
 	uapi_sbuf_add(b, key, strlen(key));
 	uapi_sbuf_add(b, "=", 1);
-	uapi_sbuf_add(b, line, sizeof(line));
+	uapi_sbuf_add(b, line, UAPI_KEY_LEN * 2 + 1);
 	sodium_memzero(line, sizeof(line));
 }
 
@@ -131,32 +128,18 @@ int uapi_parse_uint(const char *s, size_t len, uint64_t max, uint64_t *out)
 	return 0;
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 int uapi_parse_key(uint8_t k[UAPI_KEY_LEN], const char *s, size_t len)
 {
-	size_t i;
-	int hi, lo;
+	size_t n = 0;
 
 	if (len != UAPI_KEY_LEN * 2)
 		return -EINVAL;
-	for (i = 0; i < UAPI_KEY_LEN; i++) {
-		hi = hexval(s[2 * i]);
-		lo = hexval(s[2 * i + 1]);
-		if (hi < 0 || lo < 0) {
-			sodium_memzero(k, UAPI_KEY_LEN);
-			return -EINVAL;
-		}
-		k[i] = (uint8_t)(hi << 4 | lo);
+	/* Either case, as Go's hex decoding.  n guards against libsodium
+	 * versions that stop at a non-hex character without failing. */
+	if (sodium_hex2bin(k, UAPI_KEY_LEN, s, len, NULL, &n, NULL) ||
+	    n != UAPI_KEY_LEN) {
+		sodium_memzero(k, UAPI_KEY_LEN);
+		return -EINVAL;
 	}
 	return 0;
 }

@@ -565,6 +565,30 @@ START_TEST(test_section_cap)
 }
 END_TEST
 
+/* Every byte value in a key: accepted exactly when it is a hex digit of
+ * either case, and then decoded to its value. */
+START_TEST(test_key_hex_alphabet)
+{
+	static const char digits[] = "0123456789abcdef";
+	char line[] = "private_key=" PRIV_A;
+	char *pos = line + strlen("private_key=") + 10;	/* byte 5, high nibble */
+	struct uapi_parser p;
+	const char *d;
+	int c, want;
+
+	for (c = 0; c < 256; c++) {
+		*pos = (char)c;
+		d = c ? strchr(digits, c >= 'A' && c <= 'F' ? c + 32 : c) : NULL;
+		want = d ? 0 : -22;
+		uapi_parser_init(&p);
+		ck_assert_int_eq(uapi_parser_line(&p, line, sizeof(line) - 1), want);
+		if (d)
+			ck_assert_uint_eq(p.txn.private_key[5], (d - digits) << 4 | 0x7);
+		uapi_txn_clear(&p.txn);
+	}
+}
+END_TEST
+
 static Suite *uapi_suite(void)
 {
 	Suite *s = suite_create("uapi");
@@ -594,6 +618,7 @@ static Suite *uapi_suite(void)
 	tcase_add_test(tc, test_tombstones);
 	tcase_add_test(tc, test_too_many_peers);
 	tcase_add_test(tc, test_section_cap);
+	tcase_add_test(tc, test_key_hex_alphabet);
 	suite_add_tcase(s, tc);
 	return s;
 }
