@@ -2,7 +2,8 @@
 /*
  * One UAPI connection: bytes in, reply bytes out, several operations in a
  * row as IpcHandle serves them.  No sockets here (see uapi_server.c), so it
- * is unit-testable and fuzzable.
+ * is unit-testable and fuzzable.  Both buffers may hold keys (a set=1's
+ * input, a get=1's reply), so they are wiped whenever they are let go.
  */
 #include "config.h"
 
@@ -45,6 +46,8 @@ void uapi_conn_free(struct uapi_conn *c)
 	if (c->in)
 		sodium_memzero(c->in, c->in_cap);
 	free(c->in);
+	if (c->out)
+		sodium_memzero(c->out, c->out_cap);
 	free(c->out);
 	memset(c, 0, sizeof(*c));
 }
@@ -67,7 +70,7 @@ static int out_add(struct uapi_conn *c, const char *s, size_t n)
 		cap = c->out_cap ? c->out_cap : 512;
 		while (cap < c->out_len + n)
 			cap *= 2;
-		p = realloc(c->out, cap);
+		p = uapi_realloc_wipe(c->out, c->out_cap, c->out_len, cap);
 		if (!p)
 			return -ENOMEM;
 		c->out = p;
@@ -263,14 +266,9 @@ int uapi_conn_input(struct uapi_conn *c, const void *data, size_t len, bool eof)
 		cap = c->in_cap ? c->in_cap : 4096;
 		while (cap < c->in_len + len)
 			cap *= 2;
-		p = malloc(cap);
+		p = uapi_realloc_wipe(c->in, c->in_cap, c->in_len, cap);
 		if (!p)
 			return -ENOMEM;
-		if (c->in) {
-			memcpy(p, c->in, c->in_len);
-			sodium_memzero(c->in, c->in_cap);
-			free(c->in);
-		}
 		c->in = p;
 		c->in_cap = cap;
 	}

@@ -22,7 +22,9 @@ struct uapi_peer_info *uapi_snapshot_add_peer(struct uapi_snapshot *s)
 {
 	struct uapi_peer_info *p;
 
-	if (uapi_grow((void **)&s->peers, &s->cap_peers, s->n_peers, sizeof(*s->peers)))
+	/* Peers hold preshared keys. */
+	if (uapi_grow_secret((void **)&s->peers, &s->cap_peers, s->n_peers,
+			     sizeof(*s->peers)))
 		return NULL;
 	p = &s->peers[s->n_peers++];
 	memset(p, 0, sizeof(*p));

@@ -3,7 +3,7 @@
  * Values in the UAPI's text form, with Go's rules: numbers, keys, endpoints
  * and allowed-IP prefixes, parsed and formatted; and the growable string
  * the replies are written into.  Keys go through libsodium's constant-time
- * hex codec so their encoding leaks nothing through timing.
+ * hex codec, and memory that may hold one is wiped before it is freed.
  */
 #include "config.h"
 
@@ -22,6 +22,20 @@
 
 /* ---- memory ---- */
 
+void *uapi_realloc_wipe(void *old, size_t old_size, size_t used, size_t new_size)
+{
+	void *p = malloc(new_size);
+
+	if (!p)
+		return NULL;
+	if (old) {
+		memcpy(p, old, used);
+		sodium_memzero(old, old_size);
+		free(old);
+	}
+	return p;
+}
+
 int uapi_grow(void **arr, size_t *cap, size_t n, size_t size)
 {
 	size_t ncap;
@@ -31,6 +45,22 @@ int uapi_grow(void **arr, size_t *cap, size_t n, size_t size)
 		return 0;
 	ncap = *cap ? *cap * 2 : 4;
 	p = realloc(*arr, ncap * size);
+	if (!p)
+		return -ENOMEM;
+	*arr = p;
+	*cap = ncap;
+	return 0;
+}
+
+int uapi_grow_secret(void **arr, size_t *cap, size_t n, size_t size)
+{
+	size_t ncap;
+	void *p;
+
+	if (n < *cap)
+		return 0;
+	ncap = *cap ? *cap * 2 : 4;
+	p = uapi_realloc_wipe(*arr, *cap * size, n * size, ncap * size);
 	if (!p)
 		return -ENOMEM;
 	*arr = p;
@@ -52,11 +82,13 @@ bool uapi_sbuf_reserve(struct uapi_sbuf *b, size_t more)
 	cap = b->cap ? b->cap : 256;
 	while (cap < b->len + more + 1)
 		cap *= 2;
-	p = realloc(b->p, cap);
+	/* get=1 replies carry the private key. */
+	p = uapi_realloc_wipe(b->p, b->cap, b->len, cap);
 	if (!p) {
 		b->oom = true;
 		return false;
 	}
+	p[b->len] = '\0';
 	b->p = p;
 	b->cap = cap;
 	return true;

@@ -21,9 +21,17 @@
 
 /* ---- memory (uapi_format.c) ---- */
 
+/*
+ * realloc() for memory that may hold keys: realloc may move the block and
+ * leave the old copy in freed memory, so this allocates a new block, copies
+ * the first used bytes, then wipes and frees the old one.  NULL on failure,
+ * old untouched.
+ */
+void *uapi_realloc_wipe(void *old, size_t old_size, size_t used, size_t new_size);
 /* Room for item n of an array of *cap items of size bytes (doubling, 4 at
- * first); 0 or -ENOMEM. */
+ * first); 0 or -ENOMEM.  The _secret variant moves by uapi_realloc_wipe. */
 int uapi_grow(void **arr, size_t *cap, size_t n, size_t size);
+int uapi_grow_secret(void **arr, size_t *cap, size_t n, size_t size);
 
 /* ---- a growable string (uapi_format.c) ---- */
 

@@ -32,26 +32,15 @@ void uapi_txn_clear(struct uapi_txn *txn)
 	sodium_memzero(txn, sizeof(*txn));
 }
 
-/* Peer sections are allocated by realloc, so moving them must not leave a
- * preshared key behind in freed memory: copy by hand and wipe the old. */
+/* Peer sections hold preshared keys, so growing them must not leave a copy
+ * behind in freed memory. */
 static int add_peer(struct uapi_txn *txn, const uint8_t key[UAPI_KEY_LEN])
 {
-	struct uapi_peer_op *np, *op;
-	size_t ncap;
+	struct uapi_peer_op *op;
 
-	if (txn->n_peers == txn->cap_peers) {
-		ncap = txn->cap_peers ? txn->cap_peers * 2 : 4;
-		np = calloc(ncap, sizeof(*np));
-		if (!np)
-			return UAPI_ERR_UNKNOWN;
-		if (txn->peers) {
-			memcpy(np, txn->peers, txn->n_peers * sizeof(*np));
-			sodium_memzero(txn->peers, txn->cap_peers * sizeof(*np));
-			free(txn->peers);
-		}
-		txn->peers = np;
-		txn->cap_peers = ncap;
-	}
+	if (uapi_grow_secret((void **)&txn->peers, &txn->cap_peers, txn->n_peers,
+			     sizeof(*txn->peers)))
+		return UAPI_ERR_UNKNOWN;
 	op = &txn->peers[txn->n_peers++];
 	memset(op, 0, sizeof(*op));
 	memcpy(op->public_key, key, UAPI_KEY_LEN);

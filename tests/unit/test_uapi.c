@@ -1,11 +1,12 @@
 // SPDX-License-Identifier: MIT
 /* The UAPI against wireguard-go's byte-exact behaviour, over the in-memory
  * store: every key, every error value, get formatting, atomicity, several
- * operations per connection.  The socket server is tested in
- * test_uapi_server.c. */
+ * operations per connection, and that no key is left in freed memory.  The
+ * socket server is tested in test_uapi_server.c. */
 #include "config.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -589,6 +590,87 @@ START_TEST(test_key_hex_alphabet)
 }
 END_TEST
 
+/*
+ * An allocation seam: device/uapi.am links this test with
+ * -Wl,--wrap=free,--wrap=realloc, so every free() and realloc() in the
+ * binary, the library's included, passes through here.  While armed, a
+ * block handed back with a key still in it counts as a leak: free() would
+ * leave the key in freed memory, and so may realloc() when it moves it.
+ */
+void __real_free(void *p);
+void *__real_realloc(void *p, size_t n);
+void __wrap_free(void *p);
+void *__wrap_realloc(void *p, size_t n);
+
+static uint8_t psk_bin[UAPI_KEY_LEN];
+static bool armed;
+static unsigned int leaks;
+
+static void check_released(void *p)
+{
+	size_t n;
+
+	if (!armed || !p)
+		return;
+	n = malloc_usable_size(p);
+	if (memmem(p, n, PRIV_A, 16) || memmem(p, n, PSK, 16) ||
+	    memmem(p, n, psk_bin, 16))
+		leaks++;
+}
+
+void __wrap_free(void *p)
+{
+	check_released(p);
+	__real_free(p);
+}
+
+void *__wrap_realloc(void *p, size_t n)
+{
+	check_released(p);
+	return __real_realloc(p, n);
+}
+
+START_TEST(test_reply_wiped)
+{
+	/* Through a pointer the compiler cannot see, so the control below
+	 * is not optimised away. */
+	void (*volatile release)(void *) = free;
+	const char *req = "get=1\n\nget=1\n\nget=1\n\n";
+	char body[4096], *control;
+	struct uapi_conn c;
+	size_t n = 0;
+	int i;
+
+	ck_assert_int_eq(sodium_hex2bin(psk_bin, sizeof(psk_bin), PSK, 64,
+					NULL, NULL, NULL), 0);
+	/* The control: the seam is linked in and sees a key. */
+	control = strdup("private_key=" PRIV_A);
+	armed = true;
+	release(control);
+	armed = false;
+	ck_assert_uint_eq(leaks, 1);
+	leaks = 0;
+
+	/* Enough peers that the snapshot, the formatted reply and the
+	 * connection's output all grow while holding keys. */
+	n += (size_t)snprintf(body + n, sizeof(body) - n, "private_key=" PRIV_A);
+	for (i = 0; i < 9; i++)
+		n += (size_t)snprintf(body + n, sizeof(body) - n,
+				      "\npublic_key=%062x%02x\npreshared_key=" PSK
+				      "\nallowed_ip=10.0.0.%d/32", 0, i + 1, i);
+	set_ok(body);
+
+	armed = true;
+	uapi_conn_init(&c, &uapi_store_ops, &store);
+	ck_assert_int_eq(uapi_conn_input(&c, req, strlen(req), true), 0);
+	ck_assert(c.out_cap > 4096);
+	ck_assert(memmem(c.out, c.out_len, "preshared_key=" PSK, 78));
+	uapi_conn_free(&c);
+	armed = false;
+	ck_assert_uint_eq(leaks, 0);
+}
+END_TEST
+
 static Suite *uapi_suite(void)
 {
 	Suite *s = suite_create("uapi");
@@ -619,6 +701,7 @@ static Suite *uapi_suite(void)
 	tcase_add_test(tc, test_too_many_peers);
 	tcase_add_test(tc, test_section_cap);
 	tcase_add_test(tc, test_key_hex_alphabet);
+	tcase_add_test(tc, test_reply_wiped);
 	suite_add_tcase(s, tc);
 	return s;
 }
