@@ -139,22 +139,12 @@ static const struct uapi_peer_op *txn_op_for(const struct op_index *x, const uin
 	return v ? &x->txn->peers[v - 1] : NULL;
 }
 
-static void uapi_ep_to_vg(struct vg_endpoint *v, const struct uapi_endpoint *u)
-{
-	memset(v, 0, sizeof(*v));
-	if (u->sa.sa_family == AF_INET6)
-		v->dst.in6 = u->in6;
-	else
-		v->dst.in4 = u->in4;
-}
-
 static struct dev_peer *sync_peer(struct device *d, const struct uapi_store_peer *sp,
 				  const struct op_index *ops, uint64_t now, int *err)
 {
 	const struct uapi_txn *txn = ops->txn;
 	const struct uapi_peer_op *op = txn_op_for(ops, sp->public_key);
 	struct wg_peer *wp = wg_proto_find_peer(&d->proto, sp->public_key);
-	struct vg_endpoint ep;
 	struct dev_peer *p;
 	bool fresh = false;
 
@@ -184,8 +174,7 @@ static struct dev_peer *sync_peer(struct device *d, const struct uapi_store_peer
 		wg_peer_set_psk(wp, sodium_is_zero(sp->preshared_key, UAPI_KEY_LEN) ?
 				NULL : sp->preshared_key);
 	if (sp->has_endpoint && (fresh || (op && (op->flags & UAPI_PEER_ENDPOINT)))) {
-		uapi_ep_to_vg(&ep, &sp->endpoint);
-		wg_peer_set_endpoint(wp, &ep);
+		wg_peer_set_endpoint(wp, &sp->endpoint);
 	}
 	if (fresh || (op && (op->flags & UAPI_PEER_KEEPALIVE))) {
 		uint16_t old = (uint16_t)atomic_load(&wp->persistent_keepalive);
@@ -285,15 +274,6 @@ out:
 
 /* ---- get ---- */
 
-static void vg_ep_to_uapi(struct uapi_endpoint *u, const struct vg_endpoint *v)
-{
-	memset(u, 0, sizeof(*u));
-	if (v->dst.sa.sa_family == AF_INET6)
-		u->in6 = v->dst.in6;
-	else
-		u->in4 = v->dst.in4;
-}
-
 static int dev_get(void *ctx, struct uapi_snapshot *snap)
 {
 	struct device *d = ctx;
@@ -314,7 +294,7 @@ static int dev_get(void *ctx, struct uapi_snapshot *snap)
 			continue;
 		if (wg_peer_get_endpoint(wp, &ep) && ep.dst.sa.sa_family) {
 			pi->has_endpoint = true;
-			vg_ep_to_uapi(&pi->endpoint, &ep);
+			pi->endpoint = ep;
 		}
 		hs = atomic_load(&wp->last_handshake_ns);
 		pi->last_handshake_sec = (int64_t)(hs / WG_NSEC_PER_SEC);

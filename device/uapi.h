@@ -26,6 +26,8 @@
 #include <sys/types.h>
 #include <netinet/in.h>
 
+#include "conn/endpoint.h"
+
 #define UAPI_KEY_LEN 32
 #define UAPI_SOCKET_DIR "/var/run/wireguard"
 #define UAPI_MAX_PEERS 65536
@@ -44,17 +46,6 @@ int uapi_errno(int err);
 
 /* ---- addresses ---- */
 
-/* An endpoint: sin_family AF_INET or AF_INET6, port in network order; a v6
- * zone is kept as its scope id and its text. */
-struct uapi_endpoint {
-	union {
-		struct sockaddr sa;
-		struct sockaddr_in in4;
-		struct sockaddr_in6 in6;
-	};
-	char zone[16];
-};
-
 /* An allowed IP, host bits cleared. */
 struct uapi_prefix {
 	uint8_t family;			/* AF_INET or AF_INET6 */
@@ -63,11 +54,13 @@ struct uapi_prefix {
 };
 
 /* Parsers with Go's netip rules (ParseAddrPort, ParsePrefix): 0 or -EINVAL. */
-int uapi_parse_endpoint(struct uapi_endpoint *ep, const char *s, size_t len);
+/* An endpoint's address (ep->dst, no sticky source); a v6 zone becomes the
+ * scope id. */
+int uapi_parse_endpoint(struct vg_endpoint *ep, const char *s, size_t len);
 int uapi_parse_prefix(struct uapi_prefix *p, const char *s, size_t len);
 /* Formatters with Go's String(); buffers of UAPI_ADDRSTRLEN; return length. */
 #define UAPI_ADDRSTRLEN 80
-int uapi_format_endpoint(char *buf, const struct uapi_endpoint *ep);
+int uapi_format_endpoint(char *buf, const struct vg_endpoint *ep);
 int uapi_format_prefix(char *buf, const struct uapi_prefix *p);
 bool uapi_prefix_equal(const struct uapi_prefix *a, const struct uapi_prefix *b);
 
@@ -116,7 +109,7 @@ struct uapi_peer_op {
 	uint8_t public_key[UAPI_KEY_LEN];
 	unsigned int flags;		/* enum uapi_peer_field */
 	uint8_t preshared_key[UAPI_KEY_LEN];
-	struct uapi_endpoint endpoint;
+	struct vg_endpoint endpoint;
 	uint16_t persistent_keepalive_interval;
 	size_t n_aips, cap_aips;
 	struct uapi_aip_op *aips;
@@ -158,7 +151,7 @@ struct uapi_peer_info {
 	uint8_t public_key[UAPI_KEY_LEN];
 	uint8_t preshared_key[UAPI_KEY_LEN];
 	bool has_endpoint;
-	struct uapi_endpoint endpoint;
+	struct vg_endpoint endpoint;
 	int64_t last_handshake_sec;	/* 0/0: never */
 	int64_t last_handshake_nsec;
 	uint64_t tx_bytes, rx_bytes;
@@ -342,7 +335,7 @@ struct uapi_store_peer {
 	uint8_t public_key[UAPI_KEY_LEN];
 	uint8_t preshared_key[UAPI_KEY_LEN];
 	bool has_endpoint;
-	struct uapi_endpoint endpoint;
+	struct vg_endpoint endpoint;
 	uint16_t persistent_keepalive_interval;
 	size_t n_aips, cap_aips;
 	struct uapi_prefix *aips;

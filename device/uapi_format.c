@@ -216,7 +216,7 @@ static int parse_addr(const char *s, size_t len, int *family, uint8_t addr[16],
 	return 0;
 }
 
-int uapi_parse_endpoint(struct uapi_endpoint *ep, const char *s, size_t len)
+int uapi_parse_endpoint(struct vg_endpoint *ep, const char *s, size_t len)
 {
 	const char *colon = NULL, *ip, *zone;
 	size_t i, ip_len, zone_len;
@@ -252,25 +252,26 @@ int uapi_parse_endpoint(struct uapi_endpoint *ep, const char *s, size_t len)
 	if (v6 != (family == AF_INET6))
 		return -EINVAL;
 	if (family == AF_INET) {
-		ep->in4.sin_family = AF_INET;
-		ep->in4.sin_port = htons((uint16_t)port);
-		memcpy(&ep->in4.sin_addr, addr, 4);
+		ep->dst.in4.sin_family = AF_INET;
+		ep->dst.in4.sin_port = htons((uint16_t)port);
+		memcpy(&ep->dst.in4.sin_addr, addr, 4);
 		return 0;
 	}
-	ep->in6.sin6_family = AF_INET6;
-	ep->in6.sin6_port = htons((uint16_t)port);
-	memcpy(&ep->in6.sin6_addr, addr, 16);
+	ep->dst.in6.sin6_family = AF_INET6;
+	ep->dst.in6.sin6_port = htons((uint16_t)port);
+	memcpy(&ep->dst.in6.sin6_addr, addr, 16);
 	if (zone) {
+		char name[IF_NAMESIZE];
 		uint64_t id;
 
-		if (zone_len >= sizeof(ep->zone))
+		if (zone_len >= sizeof(name))
 			return -EINVAL;
-		memcpy(ep->zone, zone, zone_len);
-		ep->zone[zone_len] = '\0';
+		memcpy(name, zone, zone_len);
+		name[zone_len] = '\0';
 		if (!uapi_parse_uint(zone, zone_len, UINT32_MAX, &id))
-			ep->in6.sin6_scope_id = (uint32_t)id;
+			ep->dst.in6.sin6_scope_id = (uint32_t)id;
 		else
-			ep->in6.sin6_scope_id = if_nametoindex(ep->zone);
+			ep->dst.in6.sin6_scope_id = if_nametoindex(name);
 	}
 	return 0;
 }
@@ -365,18 +366,18 @@ static int format_addr(char *buf, int family, const uint8_t *a)
 	return n;
 }
 
-int uapi_format_endpoint(char *buf, const struct uapi_endpoint *ep)
+int uapi_format_endpoint(char *buf, const struct vg_endpoint *ep)
 {
 	int n;
 
-	if (ep->sa.sa_family == AF_INET) {
-		n = format_addr(buf, AF_INET, (const uint8_t *)&ep->in4.sin_addr);
-		return n + sprintf(buf + n, ":%u", ntohs(ep->in4.sin_port));
+	if (ep->dst.sa.sa_family == AF_INET) {
+		n = format_addr(buf, AF_INET, (const uint8_t *)&ep->dst.in4.sin_addr);
+		return n + sprintf(buf + n, ":%u", ntohs(ep->dst.in4.sin_port));
 	}
 	/* wireguard-go prints the address without its zone. */
 	buf[0] = '[';
-	n = 1 + format_addr(buf + 1, AF_INET6, ep->in6.sin6_addr.s6_addr);
-	return n + sprintf(buf + n, "]:%u", ntohs(ep->in6.sin6_port));
+	n = 1 + format_addr(buf + 1, AF_INET6, ep->dst.in6.sin6_addr.s6_addr);
+	return n + sprintf(buf + n, "]:%u", ntohs(ep->dst.in6.sin6_port));
 }
 
 int uapi_format_prefix(char *buf, const struct uapi_prefix *p)

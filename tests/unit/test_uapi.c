@@ -486,7 +486,7 @@ START_TEST(test_parse_set_txn)
 	ck_assert_int_eq(t.peers[1].aips[1].action, UAPI_AIP_CLEAR);
 	ck_assert_int_eq(t.peers[1].aips[2].action, UAPI_AIP_ADD);
 	ck_assert_uint_eq(t.peers[1].aips[2].prefix.cidr, 16);
-	ck_assert_int_eq(t.peers[1].endpoint.in6.sin6_family, AF_INET6);
+	ck_assert_int_eq(t.peers[1].endpoint.dst.in6.sin6_family, AF_INET6);
 	uapi_txn_clear(&t);
 }
 END_TEST
