@@ -31,7 +31,7 @@ void tun_options_init(struct tun_options *o)
 	o->mtu = TUN_DEFAULT_MTU;
 }
 
-static bool env_true(const char *name)
+bool tun_env_true(const char *name)
 {
 	const char *v = getenv(name);
 
@@ -42,12 +42,12 @@ static bool env_true(const char *name)
 
 void tun_options_from_env(struct tun_options *o)
 {
-	o->no_vnet_hdr |= env_true("VGUARD_NO_OFFLOAD");
-	o->no_tso |= env_true("VGUARD_NO_TSO");
-	o->no_uso |= env_true("VGUARD_NO_USO");
-	o->no_tcp_gro |= env_true("VGUARD_NO_TCP_GRO");
-	o->no_udp_gro |= env_true("VGUARD_NO_UDP_GRO");
-	o->no_gro_probe |= env_true("VGUARD_NO_GRO_PROBE");
+	o->no_vnet_hdr |= tun_env_true("VGUARD_NO_OFFLOAD");
+	o->no_tso |= tun_env_true("VGUARD_NO_TSO");
+	o->no_uso |= tun_env_true("VGUARD_NO_USO");
+	o->no_tcp_gro |= tun_env_true("VGUARD_NO_TCP_GRO");
+	o->no_udp_gro |= tun_env_true("VGUARD_NO_UDP_GRO");
+	o->no_gro_probe |= tun_env_true("VGUARD_NO_GRO_PROBE");
 }
 
 bool tun_options_getopt(struct tun_options *o, int opt)
