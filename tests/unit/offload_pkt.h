@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* Packet builders and reference checksums shared by the offload tests,
  * the fuzz targets and the benchmark.  Everything is built field by field
- * from a spec, independently of tun/offload.c. */
+ * from a spec, independently of the offload engine. */
 #ifndef VGUARD_TESTS_OFFLOAD_PKT_H
 #define VGUARD_TESTS_OFFLOAD_PKT_H
 
