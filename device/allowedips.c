@@ -20,6 +20,8 @@
 #include <sys/mman.h>
 #include <sys/socket.h>
 
+#include "tun/ip.h"
+
 typedef unsigned __int128 u128;
 
 /* Lookups touch only the first 42 bytes. */
@@ -527,26 +529,20 @@ void *allowedips_lookup(const struct allowedips *t, int family, const void *addr
 	return lookup_key(t, key, v6);
 }
 
-static void *lookup_packet(const struct allowedips *t, const uint8_t *pkt,
-			   size_t len, size_t off4, size_t off6)
-{
-	if (len >= 20 && pkt[0] >> 4 == 4)
-		return allowedips_lookup(t, AF_INET, pkt + off4);
-	if (len >= 40 && pkt[0] >> 4 == 6)
-		return allowedips_lookup(t, AF_INET6, pkt + off6);
-	return NULL;
-}
-
 void *allowedips_lookup_src(const struct allowedips *t, const uint8_t *pkt,
 			    size_t len)
 {
-	return lookup_packet(t, pkt, len, 12, 8);
+	int fam = ip_family(pkt, len);
+
+	return fam ? allowedips_lookup(t, fam, ip_src_addr(pkt, fam)) : NULL;
 }
 
 void *allowedips_lookup_dst(const struct allowedips *t, const uint8_t *pkt,
 			    size_t len)
 {
-	return lookup_packet(t, pkt, len, 16, 24);
+	int fam = ip_family(pkt, len);
+
+	return fam ? allowedips_lookup(t, fam, ip_dst_addr(pkt, fam)) : NULL;
 }
 
 int allowedips_walk_peer(const struct allowedips *t, void *peer,

@@ -53,13 +53,6 @@ void dev_exit(struct device *d, int reason)
 	pthread_mutex_unlock(&d->exit_lock);
 }
 
-static bool env_true(const char *name)
-{
-	const char *v = getenv(name);
-
-	return v && *v && strcmp(v, "0") && strcasecmp(v, "no") && strcasecmp(v, "false");
-}
-
 void device_options_init(struct device_options *o)
 {
 	memset(o, 0, sizeof(*o));
@@ -68,8 +61,8 @@ void device_options_init(struct device_options *o)
 
 void device_options_from_env(struct device_options *o)
 {
-	o->no_udp_gso |= env_true("VGUARD_NO_UDP_GSO");
-	o->no_udp_gro_rx |= env_true("VGUARD_NO_UDP_GRO_RX");
+	o->no_udp_gso |= tun_env_true("VGUARD_NO_UDP_GSO");
+	o->no_udp_gro_rx |= tun_env_true("VGUARD_NO_UDP_GRO_RX");
 }
 
 unsigned int device_queues(const struct device_options *o)

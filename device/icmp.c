@@ -7,99 +7,151 @@
 #include "config.h"
 
 #include <string.h>
+#include <netinet/icmp6.h>
+#include <netinet/ip_icmp.h>
 
 #include "device/device_impl.h"
 #include "tun/checksum.h"
+#include "tun/ip.h"
 
 #define ICMP_V4_MAX 576		/* RFC 1812 4.3.2.3 */
 #define ICMP_V6_MAX 1280	/* RFC 4443 2.4 (c) */
 
-static void put16(uint8_t *p, unsigned int v)
+#define ICMP_V4_HEAD (sizeof(struct ip) + sizeof(struct icmphdr))
+#define ICMP_V6_HEAD (sizeof(struct ip6_hdr) + sizeof(struct icmp6_hdr))
+
+/* The queries and replies an error may be about; any other type counts as
+ * an error itself. */
+static bool icmp4_query(uint8_t type)
 {
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
+	switch (type) {
+	case ICMP_ECHOREPLY:
+	case ICMP_ECHO:
+	case ICMP_TIMESTAMP:
+	case ICMP_TIMESTAMPREPLY:
+	case ICMP_INFO_REQUEST:
+	case ICMP_ADDRESS:
+		return true;
+	default:
+		return false;
+	}
 }
 
 static bool v4_answerable(const uint8_t *pkt, size_t len)
 {
-	size_t ihl = (size_t)(pkt[0] & 15) * 4;
-	unsigned int frag = ((unsigned int)pkt[6] << 8 | pkt[7]) & 0x1fff;
+	const uint8_t *src = ip_src_addr(pkt, AF_INET);
+	const uint8_t *dst = ip_dst_addr(pkt, AF_INET);
+	size_t ihl = ipv4_hdr_len(pkt);
 
-	if (ihl < 20 || ihl > len || frag)
+	if (ihl < IP4_HDR_LEN || ihl > len || (ipv4_frag(pkt) & IP_OFFMASK))
 		return false;
 	/* No errors about errors, nor to multicast, broadcast or "this" hosts. */
-	if (pkt[9] == 1 && len >= ihl + 1 && pkt[ihl] != 8 && pkt[ihl] != 13 &&
-	    pkt[ihl] != 15 && pkt[ihl] != 17 && pkt[ihl] != 0 && pkt[ihl] != 14)
+	if (pkt[IP4_PROTO_OFF] == IPPROTO_ICMP && len >= ihl + 1 &&
+	    !icmp4_query(pkt[ihl + offsetof(struct icmphdr, type)]))
 		return false;
-	if (pkt[12] >= 224 || pkt[12] == 0 || pkt[16] >= 224)
+	if (src[0] >= 224 || src[0] == 0 || dst[0] >= 224)
 		return false;
 	return true;
 }
 
 static size_t icmp4(uint8_t *out, size_t cap, const uint8_t *pkt, size_t len)
 {
+	struct ip iph;
+	struct icmphdr ih;
 	size_t quote = len, total;
+	uint32_t sum;
 
 	if (!v4_answerable(pkt, len))
 		return 0;
-	if (quote > ICMP_V4_MAX - 28)
-		quote = ICMP_V4_MAX - 28;
-	total = 28 + quote;
+	if (quote > ICMP_V4_MAX - ICMP_V4_HEAD)
+		quote = ICMP_V4_MAX - ICMP_V4_HEAD;
+	total = ICMP_V4_HEAD + quote;
 	if (total > cap)
 		return 0;
-	memset(out, 0, 28);
-	out[0] = 0x45;
-	put16(out + 2, (unsigned int)total);
-	out[8] = 64;
-	out[9] = 1;
-	memcpy(out + 12, pkt + 16, 4);	/* from the unreachable destination */
-	memcpy(out + 16, pkt + 12, 4);
-	put16(out + 10, csum_ipv4_header(out, 20));
-	out[20] = 3;			/* destination unreachable */
-	out[21] = 1;			/* host unreachable */
-	memcpy(out + 28, pkt, quote);
-	put16(out + 22, csum_finish(csum_partial(out + 20, 8 + quote, 0)));
+
+	memset(&iph, 0, sizeof(iph));
+	iph.ip_v = 4;
+	iph.ip_hl = sizeof(iph) / 4;
+	iph.ip_len = htons((uint16_t)total);
+	iph.ip_ttl = 64;
+	iph.ip_p = IPPROTO_ICMP;
+	/* From the unreachable destination back to the sender. */
+	memcpy(&iph.ip_src, ip_dst_addr(pkt, AF_INET), sizeof(iph.ip_src));
+	memcpy(&iph.ip_dst, ip_src_addr(pkt, AF_INET), sizeof(iph.ip_dst));
+	iph.ip_sum = htons(csum_ipv4_header(&iph, sizeof(iph)));
+	memcpy(out, &iph, sizeof(iph));
+
+	memset(&ih, 0, sizeof(ih));
+	ih.type = ICMP_DEST_UNREACH;
+	ih.code = ICMP_HOST_UNREACH;
+	sum = csum_partial(&ih, sizeof(ih), 0);
+	sum = csum_copy(out + ICMP_V4_HEAD, pkt, quote, sum);
+	ih.checksum = htons(csum_finish(sum));
+	memcpy(out + sizeof(iph), &ih, sizeof(ih));
 	return total;
+}
+
+static bool v6_answerable(const uint8_t *pkt, size_t len)
+{
+	static const uint8_t unspec[sizeof(struct in6_addr)];
+	const uint8_t *src = ip_src_addr(pkt, AF_INET6);
+	const uint8_t *dst = ip_dst_addr(pkt, AF_INET6);
+
+	/* No errors about ICMPv6 errors, nor about multicast (ff00::/8) or
+	 * unspecified addresses. */
+	if (pkt[IP6_NXT_OFF] == IPPROTO_ICMPV6 && len > IP6_HDR_LEN &&
+	    !(pkt[IP6_HDR_LEN + offsetof(struct icmp6_hdr, icmp6_type)] &
+	      ICMP6_INFOMSG_MASK))
+		return false;
+	if (src[0] == 0xff || dst[0] == 0xff || !memcmp(src, unspec, sizeof(unspec)))
+		return false;
+	return true;
 }
 
 static size_t icmp6(uint8_t *out, size_t cap, const uint8_t *pkt, size_t len)
 {
+	struct ip6_hdr ip6;
+	struct icmp6_hdr ih;
 	size_t quote = len, total;
 	uint32_t sum;
 
-	/* No errors about ICMPv6 errors, nor about multicast or unspecified. */
-	if (pkt[6] == 58 && len > 40 && pkt[40] < 128)
+	if (!v6_answerable(pkt, len))
 		return 0;
-	if (pkt[8] == 0xff || pkt[24] == 0xff)
-		return 0;
-	static const uint8_t unspec[16];
-	if (!memcmp(pkt + 8, unspec, 16))
-		return 0;
-	if (quote > ICMP_V6_MAX - 48)
-		quote = ICMP_V6_MAX - 48;
-	total = 48 + quote;
+	if (quote > ICMP_V6_MAX - ICMP_V6_HEAD)
+		quote = ICMP_V6_MAX - ICMP_V6_HEAD;
+	total = ICMP_V6_HEAD + quote;
 	if (total > cap)
 		return 0;
-	memset(out, 0, 48);
-	out[0] = 0x60;
-	put16(out + 4, (unsigned int)(8 + quote));
-	out[6] = 58;
-	out[7] = 64;
-	memcpy(out + 8, pkt + 24, 16);
-	memcpy(out + 24, pkt + 8, 16);
-	out[40] = 1;			/* destination unreachable */
-	out[41] = 3;			/* address unreachable */
-	memcpy(out + 48, pkt, quote);
-	sum = csum_pseudo(out + 8, out + 24, 16, 58, (uint32_t)(8 + quote));
-	put16(out + 42, csum_finish(csum_partial(out + 40, 8 + quote, sum)));
+
+	memset(&ip6, 0, sizeof(ip6));
+	ip6.ip6_vfc = 6 << 4;	/* traffic class and flow label 0 */
+	ip6.ip6_plen = htons((uint16_t)(sizeof(ih) + quote));
+	ip6.ip6_nxt = IPPROTO_ICMPV6;
+	ip6.ip6_hlim = 64;
+	memcpy(&ip6.ip6_src, ip_dst_addr(pkt, AF_INET6), sizeof(ip6.ip6_src));
+	memcpy(&ip6.ip6_dst, ip_src_addr(pkt, AF_INET6), sizeof(ip6.ip6_dst));
+	memcpy(out, &ip6, sizeof(ip6));
+
+	memset(&ih, 0, sizeof(ih));
+	ih.icmp6_type = ICMP6_DST_UNREACH;
+	ih.icmp6_code = ICMP6_DST_UNREACH_ADDR;
+	sum = csum_pseudo(&ip6.ip6_src, &ip6.ip6_dst, sizeof(ip6.ip6_src),
+			  IPPROTO_ICMPV6, (uint32_t)(sizeof(ih) + quote));
+	sum = csum_partial(&ih, sizeof(ih), sum);
+	sum = csum_copy(out + ICMP_V6_HEAD, pkt, quote, sum);
+	ih.icmp6_cksum = htons(csum_finish(sum));
+	memcpy(out + sizeof(ip6), &ih, sizeof(ih));
 	return total;
 }
 
 size_t dev_icmp_unreachable(uint8_t *out, size_t cap, const uint8_t *pkt, size_t len)
 {
-	if (len >= 20 && (pkt[0] >> 4) == 4)
+	switch (ip_family(pkt, len)) {
+	case AF_INET:
 		return icmp4(out, cap, pkt, len);
-	if (len >= 40 && (pkt[0] >> 4) == 6)
+	case AF_INET6:
 		return icmp6(out, cap, pkt, len);
-	return 0;
+	default:
+		return 0;
+	}
 }

@@ -11,30 +11,19 @@
 #include <string.h>
 
 #include "device/device_impl.h"
+#include "tun/ip.h"
 
 /* Length from the IP header (the rest is padding) and the source address;
  * 0 when the packet is not a well-formed IPv4/IPv6 packet. */
 static size_t ip_check(const uint8_t *pkt, size_t len, int *fam, const uint8_t **src)
 {
-	size_t l;
+	struct ip_pkt ip;
 
-	if (len >= 20 && (pkt[0] >> 4) == 4) {
-		l = (size_t)pkt[2] << 8 | pkt[3];
-		if (l < 20 || l > len || (pkt[0] & 15) < 5)
-			return 0;
-		*fam = AF_INET;
-		*src = pkt + 12;
-		return l;
-	}
-	if (len >= 40 && (pkt[0] >> 4) == 6) {
-		l = ((size_t)pkt[4] << 8 | pkt[5]) + 40;
-		if (l > len)
-			return 0;
-		*fam = AF_INET6;
-		*src = pkt + 8;
-		return l;
-	}
-	return 0;
+	if (!ip_parse(pkt, len, &ip))
+		return 0;
+	*fam = ip.family;
+	*src = ip.src;
+	return ip.len;
 }
 
 /* A run of packets authenticated with the same keypair: the protocol layer

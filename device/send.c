@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "device/device_impl.h"
+#include "tun/ip.h"
 
 static struct vg_bind *worker_bind(struct worker *w)
 {
@@ -135,15 +136,11 @@ static bool send_run(struct worker *w, struct dev_peer *p, uint8_t *const *bufs,
 /* Destination of an IP packet, or 0 when it is not one we can route. */
 static int ip_dst(const uint8_t *pkt, size_t len, const uint8_t **dst)
 {
-	if (len >= 20 && (pkt[0] >> 4) == 4) {
-		*dst = pkt + 16;
-		return AF_INET;
-	}
-	if (len >= 40 && (pkt[0] >> 4) == 6) {
-		*dst = pkt + 24;
-		return AF_INET6;
-	}
-	return 0;
+	int fam = ip_family(pkt, len);
+
+	if (fam)
+		*dst = ip_dst_addr(pkt, fam);
+	return fam;
 }
 
 static bool icmp_allowed(struct worker *w, uint64_t now)

@@ -79,7 +79,7 @@ struct gro_stats {
 	uint64_t bad_csum;		/* candidates refused for a bad checksum */
 };
 
-struct gro_table;	/* fixed-size scratch state, see offload.c */
+struct gro_table;	/* fixed-size scratch state, see gro.c */
 
 size_t gro_table_size(void);
 void gro_table_init(struct gro_table *t, unsigned flags);

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /* Packet builders and reference checksums shared by the offload tests,
  * the fuzz targets and the benchmark.  Everything is built field by field
- * from a spec, independently of tun/offload.c.  Not part of liboffload.a;
- * it lives here so that tools/bench need not reach into tests/. */
+ * from a spec, independently of the offload engine.  Not part of
+ * liboffload.a; it lives here so that tools/bench need not reach into
+ * tests/. */
 #ifndef VGUARD_TUN_OFFLOAD_PKT_H
 #define VGUARD_TUN_OFFLOAD_PKT_H
 

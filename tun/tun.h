@@ -70,6 +70,9 @@ void tun_options_init(struct tun_options *o);
  */
 void tun_options_from_env(struct tun_options *o);
 
+/* The rule above, for one variable: the device's switches follow it too. */
+bool tun_env_true(const char *name);
+
 /*
  * The offload switches every program driving a TUN offers, as getopt_long()
  * entries: --no-offload, --no-tso, --no-uso, --no-tcp-gro, --no-udp-gro.

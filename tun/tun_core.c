@@ -17,6 +17,7 @@
 #include <linux/if_tun.h>
 
 #include "tun/checksum.h"
+#include "tun/ip.h"
 #include "tun/offload.h"
 #include "tun/tun_impl.h"
 #include "tun/virtio.h"
@@ -31,7 +32,7 @@ void tun_options_init(struct tun_options *o)
 	o->mtu = TUN_DEFAULT_MTU;
 }
 
-static bool env_true(const char *name)
+bool tun_env_true(const char *name)
 {
 	const char *v = getenv(name);
 
@@ -42,12 +43,12 @@ static bool env_true(const char *name)
 
 void tun_options_from_env(struct tun_options *o)
 {
-	o->no_vnet_hdr |= env_true("VGUARD_NO_OFFLOAD");
-	o->no_tso |= env_true("VGUARD_NO_TSO");
-	o->no_uso |= env_true("VGUARD_NO_USO");
-	o->no_tcp_gro |= env_true("VGUARD_NO_TCP_GRO");
-	o->no_udp_gro |= env_true("VGUARD_NO_UDP_GRO");
-	o->no_gro_probe |= env_true("VGUARD_NO_GRO_PROBE");
+	o->no_vnet_hdr |= tun_env_true("VGUARD_NO_OFFLOAD");
+	o->no_tso |= tun_env_true("VGUARD_NO_TSO");
+	o->no_uso |= tun_env_true("VGUARD_NO_USO");
+	o->no_tcp_gro |= tun_env_true("VGUARD_NO_TCP_GRO");
+	o->no_udp_gro |= tun_env_true("VGUARD_NO_UDP_GRO");
+	o->no_gro_probe |= tun_env_true("VGUARD_NO_GRO_PROBE");
 }
 
 bool tun_options_getopt(struct tun_options *o, int opt)
@@ -477,12 +478,6 @@ int tun_write(struct tun *t, unsigned int qi, uint8_t *const *bufs,
 	return err ? err : (int)n;
 }
 
-static void put16(uint8_t *p, uint16_t v)
-{
-	p[0] = v >> 8;
-	p[1] = v & 0xff;
-}
-
 /*
  * A segment the kernel will discard: 127.0.0.1 to 127.0.0.1 arriving on a
  * non-loopback device is a martian.  Returns the IP length.
@@ -496,16 +491,16 @@ static size_t probe_segment(uint8_t *p, uint8_t proto, unsigned int i)
 
 	memset(p, 0, len);
 	p[0] = 0x45;
-	put16(p + 2, len);
-	put16(p + 4, 0x5647 + i);
+	ip_put16(p + 2, len);
+	ip_put16(p + 4, 0x5647 + i);
 	p[6] = 0x40;		/* DF */
 	p[8] = 1;		/* TTL */
 	p[9] = proto;
 	p[12] = 127, p[15] = 1;
 	p[16] = 127, p[19] = 1;
-	put16(p + 10, csum_ipv4_header(p, 20));
-	put16(p + 20, 9);	/* discard */
-	put16(p + 22, 9);
+	ip_put16(p + 10, csum_ipv4_header(p, 20));
+	ip_put16(p + 20, 9);	/* discard */
+	ip_put16(p + 22, 9);
 	memset(p + 20 + l4, 0xa5, pay);
 	if (proto == 6) {
 		uint32_t seq = 1000 + i * pay;
@@ -514,12 +509,12 @@ static size_t probe_segment(uint8_t *p, uint8_t proto, unsigned int i)
 		p[31] = 1;	/* ack 1 */
 		p[32] = 5 << 4;
 		p[33] = 0x10;	/* ACK */
-		put16(p + 34, 512);
+		ip_put16(p + 34, 512);
 	} else {
-		put16(p + 24, l4 + pay);
+		ip_put16(p + 24, l4 + pay);
 	}
 	s = csum_pseudo(p + 12, p + 16, 4, proto, l4 + pay);
-	put16(p + 20 + (proto == 6 ? 16 : 6), csum_finish(csum_partial(p + 20, l4 + pay, s)));
+	ip_put16(p + 20 + (proto == 6 ? 16 : 6), csum_finish(csum_partial(p + 20, l4 + pay, s)));
 	return len;
 }
 

@@ -1,4 +1,8 @@
-// SPDX-License-Identifier: MIT
+/* SPDX-License-Identifier: MIT */
+/*
+ * The TUN write side of the offload engine: TCP and UDP GRO, a batch of
+ * packets merged in place into super-packets (see tun/offload.h).
+ */
 #include "config.h"
 
 #include <errno.h>
@@ -6,257 +10,12 @@
 #include <string.h>
 
 #include "tun/checksum.h"
+#include "tun/ip.h"
 #include "tun/offload.h"
 
-#define IPPROTO_TCP_ 6
-#define IPPROTO_UDP_ 17
-
-#define TCP_FIN 0x01
-#define TCP_SYN 0x02
-#define TCP_RST 0x04
-#define TCP_PSH 0x08
-#define TCP_ACK 0x10
-
-#define IP4_MF 0x20		/* in byte 6 of the IPv4 header */
-#define IP4_FLAGS_MASK 0xe0	/* reserved, DF, MF */
-
-#define IP_MAX_LEN 65535
-
-static inline uint16_t get16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-static inline void put16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
-
-static inline uint32_t get32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
-	       (uint32_t)p[2] << 8 | p[3];
-}
-
-static inline void put32(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)(v >> 24);
-	p[1] = (uint8_t)(v >> 16);
-	p[2] = (uint8_t)(v >> 8);
-	p[3] = (uint8_t)v;
-}
-
-/* Source/destination address offset and length in an IP header. */
-static inline size_t ip_addr_off(bool v6)
-{
-	return v6 ? 8 : 12;
-}
-
-static inline size_t ip_addr_len(bool v6)
-{
-	return v6 ? 16 : 4;
-}
-
-static uint32_t l4_pseudo(const uint8_t *ip, bool v6, uint8_t proto,
-			  uint32_t l4_len)
-{
-	size_t off = ip_addr_off(v6), alen = ip_addr_len(v6);
-
-	return csum_pseudo(ip + off, ip + off + alen, alen, proto, l4_len);
-}
-
-/* ---- Split (TUN read side) ---------------------------------------------- */
-
-struct split_plan {
-	bool v6;
-	uint8_t proto;
-	size_t iph_len;		/* csum_start: IP header incl. extensions */
-	size_t hdr_len;		/* IP + L4 header, rebuilt */
-	size_t payload;
-	size_t nseg;
-};
-
-/* GSO_NONE: copy (or keep in place) and finish a partial checksum. */
-static int split_none(const struct vnet_hdr *h, const uint8_t *pkt,
-		      size_t plen, uint8_t *const *bufs, size_t *sizes,
-		      size_t nbufs, size_t headroom, size_t bufcap)
-{
-	size_t field = (size_t)h->csum_start + h->csum_offset;
-	uint8_t *out;
-	uint32_t sum;
-
-	if (plen == 0)
-		return -EINVAL;
-	if (h->flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) {
-		if (h->csum_start >= plen || field + 2 > plen)
-			return -EINVAL;
-	}
-	if (nbufs < 1)
-		return -ENOBUFS;
-	if (plen > bufcap - headroom)
-		return -EMSGSIZE;
-
-	out = bufs[0] + headroom;
-	if (out != pkt)
-		memmove(out, pkt, plen);
-	if (h->flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) {
-		/* The field holds the kernel's pseudo-header sum: it is the
-		 * initial value of the sum over csum_start..end. */
-		sum = get16(out + field);
-		put16(out + field, 0);
-		sum = csum_partial(out + h->csum_start, plen - h->csum_start,
-				   sum);
-		put16(out + field, csum_finish_nz(sum));
-	}
-	sizes[0] = plen;
-	return 1;
-}
-
-/* Validates a GSO header against the packet; never trusts hdr_len. */
-static int split_check(const struct vnet_hdr *h, const uint8_t *pkt,
-		       size_t plen, struct split_plan *sp)
-{
-	unsigned version, doff;
-	size_t cs = h->csum_start, max_seg;
-
-	if (h->gso_size == 0 || plen < 1)
-		return -EINVAL;
-	version = pkt[0] >> 4;
-	switch (h->gso_type) {
-	case VIRTIO_NET_HDR_GSO_TCPV4:
-		if (version != 4)
-			return -EINVAL;
-		sp->proto = IPPROTO_TCP_;
-		break;
-	case VIRTIO_NET_HDR_GSO_TCPV6:
-		if (version != 6)
-			return -EINVAL;
-		sp->proto = IPPROTO_TCP_;
-		break;
-	case VIRTIO_NET_HDR_GSO_UDP_L4:
-		if (version != 4 && version != 6)
-			return -EINVAL;
-		sp->proto = IPPROTO_UDP_;
-		break;
-	default:		/* UFO, ECN and anything unknown */
-		return -EINVAL;
-	}
-	sp->v6 = version == 6;
-
-	/* csum_start is the IP header length: it must agree with the IP
-	 * header itself, or the segments' headers would be cut wrongly. */
-	if (!sp->v6) {
-		if (plen < 20 || cs != (size_t)(pkt[0] & 0x0f) * 4 || cs < 20 ||
-		    pkt[9] != sp->proto)
-			return -EINVAL;
-	} else {
-		if (plen < 40 || cs < 40 || (cs == 40 && pkt[6] != sp->proto))
-			return -EINVAL;
-	}
-	sp->iph_len = cs;
-
-	if (sp->proto == IPPROTO_TCP_) {
-		if (h->csum_offset != 16 || plen < cs + 20)
-			return -EINVAL;
-		doff = (unsigned)(pkt[cs + 12] >> 4) * 4;
-		if (doff < 20 || doff > 60)
-			return -EINVAL;
-		sp->hdr_len = cs + doff;
-	} else {
-		if (h->csum_offset != 6)
-			return -EINVAL;
-		sp->hdr_len = cs + 8;
-	}
-	if (plen <= sp->hdr_len)
-		return -EINVAL;
-	sp->payload = plen - sp->hdr_len;
-
-	/* Every segment's IP length must fit its 16-bit field. */
-	max_seg = sp->hdr_len - (sp->v6 ? 40 : 0) +
-		  (sp->payload < h->gso_size ? sp->payload : h->gso_size);
-	if (max_seg > IP_MAX_LEN)
-		return -EINVAL;
-	sp->nseg = (sp->payload + h->gso_size - 1) / h->gso_size;
-	return 0;
-}
-
-static void split_segment(const struct split_plan *sp, const uint8_t *pkt,
-			  const struct vnet_hdr *h, size_t i, uint8_t *out,
-			  size_t seg_pay)
-{
-	size_t cs = sp->iph_len, len = sp->hdr_len + seg_pay;
-	size_t l4_len = len - cs;
-	uint32_t sum;
-
-	memcpy(out, pkt, sp->hdr_len);
-
-	if (!sp->v6) {
-		put16(out + 2, (uint16_t)len);
-		put16(out + 4, (uint16_t)(get16(pkt + 4) + i));
-		put16(out + 10, csum_ipv4_header(out, cs));
-	} else {
-		put16(out + 4, (uint16_t)(len - 40));
-	}
-
-	if (sp->proto == IPPROTO_TCP_) {
-		put32(out + cs + 4, get32(pkt + cs + 4) + (uint32_t)(i * h->gso_size));
-		if (i + 1 < sp->nseg)
-			out[cs + 13] &= (uint8_t)~(TCP_FIN | TCP_PSH);
-		put16(out + cs + 16, 0);
-	} else {
-		put16(out + cs + 4, (uint16_t)l4_len);
-		put16(out + cs + 6, 0);
-	}
-	/* The L4 header is 8 or a multiple of 4 bytes: even, so the payload
-	 * sum chains on; copying and summing the payload is one pass. */
-	sum = l4_pseudo(out, sp->v6, sp->proto, (uint32_t)l4_len);
-	sum = csum_partial(out + cs, sp->hdr_len - cs, sum);
-	sum = csum_copy(out + sp->hdr_len, pkt + sp->hdr_len + i * h->gso_size,
-			seg_pay, sum);
-	put16(out + cs + (sp->proto == IPPROTO_TCP_ ? 16 : 6),
-	      csum_finish_nz(sum));
-}
-
-int offload_split(const uint8_t *in, size_t in_len, uint8_t *const *bufs,
-		  size_t *sizes, size_t nbufs, size_t headroom, size_t bufcap)
-{
-	struct vnet_hdr h;
-	struct split_plan sp;
-	const uint8_t *pkt;
-	size_t plen, i, seg_pay;
-	int ret;
-
-	if (in_len < VNET_HDR_LEN || headroom > bufcap)
-		return -EINVAL;
-	vnet_hdr_decode(&h, in);
-	pkt = in + VNET_HDR_LEN;
-	plen = in_len - VNET_HDR_LEN;
-
-	if (h.gso_type == VIRTIO_NET_HDR_GSO_NONE)
-		return split_none(&h, pkt, plen, bufs, sizes, nbufs, headroom,
-				  bufcap);
-
-	ret = split_check(&h, pkt, plen, &sp);
-	if (ret < 0)
-		return ret;
-	if (sp.nseg > nbufs)
-		return -ENOBUFS;
-	if (sp.hdr_len + (sp.payload < h.gso_size ? sp.payload : h.gso_size) >
-	    bufcap - headroom)
-		return -EMSGSIZE;
-
-	for (i = 0; i < sp.nseg; i++) {
-		seg_pay = sp.payload - i * h.gso_size;
-		if (seg_pay > h.gso_size)
-			seg_pay = h.gso_size;
-		split_segment(&sp, pkt, &h, i, bufs[i] + headroom, seg_pay);
-		sizes[i] = sp.hdr_len + seg_pay;
-	}
-	return (int)sp.nseg;
-}
-
-/* ---- GRO (TUN write side) ----------------------------------------------- */
+/* Version and traffic class: the top 12 bits of an IPv6 header's first
+ * word (ip6_flow), above the flow label. */
+#define IP6_VERSION_TCLASS 0xfff00000u
 
 enum csum_state {
 	CSUM_UNKNOWN,
@@ -296,6 +55,11 @@ struct gro_item {
 	uint8_t csum;		/* enum csum_state of the head as received */
 };
 
+static inline size_t item_iph_len(const struct gro_item *it)
+{
+	return it->v6 ? IP6_HDR_LEN : IP4_HDR_LEN;
+}
+
 struct gro_table {
 	unsigned flags;
 	unsigned nitems;
@@ -328,9 +92,9 @@ static uint32_t gro_hash(const struct gro_pkt *p)
 	uint32_t h = 2166136261u ^ p->proto ^ (p->v6 ? 0x100 : 0);
 
 	h = fnv1a(h, p->ip + ip_addr_off(p->v6), 2 * ip_addr_len(p->v6));
-	h = fnv1a(h, p->ip + p->iph_len, 4);
-	if (p->proto == IPPROTO_TCP_)
-		h = fnv1a(h, p->ip + p->iph_len + 8, 4);
+	h = fnv1a(h, p->ip + p->iph_len, 4);	/* both ports */
+	if (p->proto == IPPROTO_TCP)
+		h = fnv1a(h, p->ip + p->iph_len + TCP_ACK_OFF, 4);
 	return h;
 }
 
@@ -344,36 +108,36 @@ static bool gro_same_flow(const struct gro_item *it, const uint8_t *head,
 	if (memcmp(head + aoff, p->ip + aoff, alen) ||
 	    memcmp(head + p->iph_len, p->ip + p->iph_len, 4))
 		return false;
-	return p->proto != IPPROTO_TCP_ ||
-	       !memcmp(head + p->iph_len + 8, p->ip + p->iph_len + 8, 4);
+	return p->proto != IPPROTO_TCP ||
+	       !memcmp(head + p->iph_len + TCP_ACK_OFF,
+		       p->ip + p->iph_len + TCP_ACK_OFF, 4);
 }
 
 static bool gro_parse_ip(struct gro_pkt *p)
 {
 	const uint8_t *ip = p->ip;
 
-	if (p->len < 20)
-		return false;
-	switch (ip[0] >> 4) {
-	case 4:
+	switch (ip_family(ip, p->len)) {
+	case AF_INET:
 		/* No options (they are not compared), no fragments, a length
 		 * that matches the buffer and a header checksum that holds:
 		 * the merged header gets a fresh one. */
-		if (ip[0] != 0x45 || get16(ip + 2) != p->len ||
-		    (ip[6] & IP4_MF) || ((ip[6] & 0x1f) | ip[7]) ||
-		    csum_fold(csum_partial(ip, 20, 0)) != 0xffff)
+		if (ipv4_hdr_len(ip) != IP4_HDR_LEN ||
+		    ipv4_total_len(ip) != p->len ||
+		    (ipv4_frag(ip) & (IP_MF | IP_OFFMASK)) ||
+		    csum_fold(csum_partial(ip, IP4_HDR_LEN, 0)) != 0xffff)
 			return false;
 		p->v6 = false;
-		p->iph_len = 20;
-		p->proto = ip[9];
+		p->iph_len = IP4_HDR_LEN;
+		p->proto = ip[IP4_PROTO_OFF];
 		return true;
-	case 6:
+	case AF_INET6:
 		/* Extension headers are not walked: TCP or UDP must follow. */
-		if (p->len < 40 || (size_t)get16(ip + 4) + 40 != p->len)
+		if ((size_t)ipv6_payload_len(ip) + IP6_HDR_LEN != p->len)
 			return false;
 		p->v6 = true;
-		p->iph_len = 40;
-		p->proto = ip[6];
+		p->iph_len = IP6_HDR_LEN;
+		p->proto = ip[IP6_NXT_OFF];
 		return true;
 	default:
 		return false;
@@ -385,18 +149,19 @@ static bool gro_parse_tcp(struct gro_pkt *p)
 	const uint8_t *th = p->ip + p->iph_len;
 	size_t doff;
 
-	if (p->len < p->iph_len + 20)
+	if (p->len < p->iph_len + TCP_HDR_LEN)
 		return false;
-	doff = (size_t)(th[12] >> 4) * 4;
+	doff = tcp_hdr_len(th);
 	/* The low nibble holds reserved bits and AccECN's AE flag. */
-	if (doff < 20 || doff > 60 || (th[12] & 0x0f) ||
+	if (doff < TCP_HDR_LEN || doff > 60 || (th[TCP_DOFF_OFF] & 0x0f) ||
 	    p->len <= p->iph_len + doff)
 		return false;
-	if (th[13] != TCP_ACK && th[13] != (TCP_ACK | TCP_PSH))
+	if (th[TCP_FLAGS_OFF] != TH_ACK &&
+	    th[TCP_FLAGS_OFF] != (TH_ACK | TH_PUSH))
 		return false;
 	p->l4h_len = doff;
-	p->psh = th[13] & TCP_PSH;
-	p->seq = get32(th + 4);
+	p->psh = th[TCP_FLAGS_OFF] & TH_PUSH;
+	p->seq = ip_get32(th + TCP_SEQ_OFF);
 	return true;
 }
 
@@ -404,15 +169,15 @@ static bool gro_parse_udp(struct gro_pkt *p)
 {
 	const uint8_t *uh = p->ip + p->iph_len;
 
-	if (p->len <= p->iph_len + 8)
+	if (p->len <= p->iph_len + UDP_HDR_LEN)
 		return false;
-	if (get16(uh + 4) != p->len - p->iph_len)
+	if (ip_get16(uh + UDP_LEN_OFF) != p->len - p->iph_len)
 		return false;
 	/* IPv4 UDP without a checksum: nothing to verify, so nothing may be
 	 * merged that the kernel would then checksum afresh. */
-	if (!p->v6 && get16(uh + 6) == 0)
+	if (!p->v6 && ip_get16(uh + UDP_CSUM_OFF) == 0)
 		return false;
-	p->l4h_len = 8;
+	p->l4h_len = UDP_HDR_LEN;
 	p->psh = false;
 	p->seq = 0;
 	return true;
@@ -426,11 +191,11 @@ static bool gro_parse(const struct gro_table *t, uint8_t *ip, size_t len,
 	p->ip = ip;
 	p->len = len;
 	p->csum = CSUM_UNKNOWN;
-	if (len > IP_MAX_LEN || !gro_parse_ip(p))
+	if (len > IP_MAXPACKET || !gro_parse_ip(p))
 		return false;
-	if (p->proto == IPPROTO_TCP_ && (t->flags & GRO_TCP))
+	if (p->proto == IPPROTO_TCP && (t->flags & GRO_TCP))
 		ok = gro_parse_tcp(p);
-	else if (p->proto == IPPROTO_UDP_ && (t->flags & GRO_UDP))
+	else if (p->proto == IPPROTO_UDP && (t->flags & GRO_UDP))
 		ok = gro_parse_udp(p);
 	else
 		ok = false;
@@ -444,7 +209,7 @@ static bool gro_parse(const struct gro_table *t, uint8_t *ip, size_t len,
 static bool l4_csum_ok(const uint8_t *ip, size_t len, bool v6, uint8_t proto,
 		       size_t iph_len)
 {
-	uint32_t sum = l4_pseudo(ip, v6, proto, (uint32_t)(len - iph_len));
+	uint32_t sum = ip_pseudo_sum(ip, v6, proto, (uint32_t)(len - iph_len));
 
 	return csum_fold(csum_partial(ip + iph_len, len - iph_len, sum)) ==
 	       0xffff;
@@ -463,7 +228,7 @@ static bool item_csum_ok(struct gro_item *it, const uint8_t *head)
 {
 	if (it->csum == CSUM_UNKNOWN)
 		it->csum = l4_csum_ok(head, it->len, it->v6, it->proto,
-				      it->v6 ? 40 : 20)
+				      item_iph_len(it))
 				   ? CSUM_GOOD : CSUM_BAD;
 	return it->csum == CSUM_GOOD;
 }
@@ -472,10 +237,11 @@ static bool item_csum_ok(struct gro_item *it, const uint8_t *head)
 static bool ip_compat(const uint8_t *a, const uint8_t *b, bool v6)
 {
 	if (v6)
-		return a[0] == b[0] && (a[1] & 0xf0) == (b[1] & 0xf0) &&
-		       a[7] == b[7];
-	return a[1] == b[1] && (a[6] & IP4_FLAGS_MASK) == (b[6] & IP4_FLAGS_MASK) &&
-	       a[8] == b[8];
+		return !((ip_get32(a) ^ ip_get32(b)) & IP6_VERSION_TCLASS) &&
+		       a[IP6_HLIM_OFF] == b[IP6_HLIM_OFF];
+	return a[IP4_TOS_OFF] == b[IP4_TOS_OFF] &&
+	       !((ipv4_frag(a) ^ ipv4_frag(b)) & (IP_RF | IP_DF | IP_MF)) &&
+	       a[IP4_TTL_OFF] == b[IP4_TTL_OFF];
 }
 
 struct gro_ctx {
@@ -500,7 +266,7 @@ static bool item_room(const struct gro_ctx *c, const struct gro_item *it,
 
 static inline size_t item_payload(const struct gro_item *it)
 {
-	return it->len - (it->v6 ? 40 : 20) - it->l4h_len;
+	return it->len - item_iph_len(it) - it->l4h_len;
 }
 
 enum merge_kind {
@@ -517,8 +283,8 @@ static enum merge_kind tcp_merge_kind(const struct gro_ctx *c,
 	size_t ipay = item_payload(it);
 
 	if (it->l4h_len != p->l4h_len ||
-	    memcmp(head + p->iph_len + 20, p->ip + p->iph_len + 20,
-		   p->l4h_len - 20) ||
+	    memcmp(head + p->iph_len + TCP_HDR_LEN,
+		   p->ip + p->iph_len + TCP_HDR_LEN, p->l4h_len - TCP_HDR_LEN) ||
 	    !ip_compat(head, p->ip, p->v6) || !item_room(c, it, p))
 		return MERGE_NONE;
 	if (p->seq == it->seq + (uint32_t)ipay) {
@@ -547,7 +313,7 @@ static bool merge_append(const struct gro_ctx *c, struct gro_item *it,
 	uint32_t sum;
 
 	if (p->csum == CSUM_UNKNOWN) {
-		sum = l4_pseudo(p->ip, p->v6, p->proto,
+		sum = ip_pseudo_sum(p->ip, p->v6, p->proto,
 				(uint32_t)(p->len - p->iph_len));
 		sum = csum_partial(l4, p->l4h_len, sum);
 		sum = csum_copy(head + it->len, l4 + p->l4h_len, p->payload, sum);
@@ -561,7 +327,7 @@ static bool merge_append(const struct gro_ctx *c, struct gro_item *it,
 	it->nseg++;
 	if (p->psh) {
 		it->psh = true;
-		head[p->iph_len + 13] |= TCP_PSH;
+		head[p->iph_len + TCP_FLAGS_OFF] |= TH_PUSH;
 	}
 	return true;
 }
@@ -578,7 +344,7 @@ static void merge_prepend(const struct gro_ctx *c, struct gro_item *it,
 	memmove(head + hl + p->payload, head + hl, item_payload(it));
 	memcpy(head, p->ip, hl + p->payload);
 	if (it->psh)
-		head[p->iph_len + 13] |= TCP_PSH;
+		head[p->iph_len + TCP_FLAGS_OFF] |= TH_PUSH;
 	if (p->payload > it->gso_size)
 		it->gso_size = (uint16_t)p->payload;
 	it->seq = p->seq;
@@ -618,7 +384,7 @@ static bool gro_tcp(struct gro_ctx *c, size_t idx, struct gro_pkt *p)
 
 	for (k = t->nitems; k-- > 0;) {
 		it = &t->items[k];
-		if (it->dead || it->proto != IPPROTO_TCP_ ||
+		if (it->dead || it->proto != IPPROTO_TCP ||
 		    !gro_same_flow(it, item_head(c, it), p))
 			continue;
 		kind = tcp_merge_kind(c, it, p);
@@ -652,7 +418,7 @@ static bool gro_udp(struct gro_ctx *c, size_t idx, struct gro_pkt *p)
 
 	/* Only the newest packet of the flow: UDP is never reordered. */
 	for (k = t->nitems; k-- > 0;) {
-		if (t->items[k].proto == IPPROTO_UDP_ &&
+		if (t->items[k].proto == IPPROTO_UDP &&
 		    gro_same_flow(&t->items[k], item_head(c, &t->items[k]), p)) {
 			it = &t->items[k];
 			break;
@@ -683,20 +449,21 @@ static void item_finish(const struct gro_ctx *c, const struct gro_item *it,
 			uint8_t *vnet)
 {
 	uint8_t *ip = item_head(c, it);
-	size_t iph = it->v6 ? 40 : 20, l4_len = it->len - iph;
-	bool tcp = it->proto == IPPROTO_TCP_;
+	size_t iph = item_iph_len(it), l4_len = it->len - iph;
+	bool tcp = it->proto == IPPROTO_TCP;
+	size_t csum_off = tcp ? TCP_CSUM_OFF : UDP_CSUM_OFF;
 	struct vnet_hdr h;
 
 	if (it->v6) {
-		put16(ip + 4, (uint16_t)l4_len);
+		ip_put16(ip + IP6_PLEN_OFF, (uint16_t)l4_len);
 	} else {
-		put16(ip + 2, (uint16_t)it->len);
-		put16(ip + 10, csum_ipv4_header(ip, 20));
+		ip_put16(ip + IP4_LEN_OFF, (uint16_t)it->len);
+		ip_put16(ip + IP4_CSUM_OFF, csum_ipv4_header(ip, IP4_HDR_LEN));
 	}
 	if (!tcp)
-		put16(ip + iph + 4, (uint16_t)l4_len);
-	put16(ip + iph + (tcp ? 16 : 6),
-	      csum_fold(l4_pseudo(ip, it->v6, it->proto, (uint32_t)l4_len)));
+		ip_put16(ip + iph + UDP_LEN_OFF, (uint16_t)l4_len);
+	ip_put16(ip + iph + csum_off,
+		 csum_fold(ip_pseudo_sum(ip, it->v6, it->proto, (uint32_t)l4_len)));
 
 	h.flags = VIRTIO_NET_HDR_F_NEEDS_CSUM;
 	h.gso_type = tcp ? (it->v6 ? VIRTIO_NET_HDR_GSO_TCPV6
@@ -705,7 +472,7 @@ static void item_finish(const struct gro_ctx *c, const struct gro_item *it,
 	h.hdr_len = (uint16_t)(iph + it->l4h_len);
 	h.gso_size = it->gso_size;
 	h.csum_start = (uint16_t)iph;
-	h.csum_offset = tcp ? 16 : 6;
+	h.csum_offset = (uint16_t)csum_off;
 	vnet_hdr_encode(vnet, &h);
 }
 
@@ -744,7 +511,7 @@ int gro_batch(struct gro_table *t, uint8_t *const *bufs, size_t *lens,
 	c.t = t;
 	c.bufs = bufs;
 	c.offset = offset;
-	c.maxlen = bufcap - offset < IP_MAX_LEN ? bufcap - offset : IP_MAX_LEN;
+	c.maxlen = bufcap - offset < IP_MAXPACKET ? bufcap - offset : IP_MAXPACKET;
 	c.stats = stats;
 	t->nitems = 0;
 
@@ -752,7 +519,7 @@ int gro_batch(struct gro_table *t, uint8_t *const *bufs, size_t *lens,
 		t->slot_item[i] = -1;
 		merged = false;
 		if (gro_parse(t, bufs[i] + offset, lens[i], &p))
-			merged = p.proto == IPPROTO_TCP_ ? gro_tcp(&c, i, &p)
+			merged = p.proto == IPPROTO_TCP ? gro_tcp(&c, i, &p)
 							 : gro_udp(&c, i, &p);
 		if (!merged)
 			out[nout++] = (uint16_t)i;
@@ -767,7 +534,7 @@ int gro_batch(struct gro_table *t, uint8_t *const *bufs, size_t *lens,
 		if (it && it->nseg > 1 && !it->dead) {
 			item_finish(&c, it, vnet);
 			lens[out[i]] = it->len;
-			stats->coalesced[it->proto == IPPROTO_TCP_ ? GRO_PROTO_TCP
+			stats->coalesced[it->proto == IPPROTO_TCP ? GRO_PROTO_TCP
 							    : GRO_PROTO_UDP]++;
 		} else {
 			memset(vnet, 0, VNET_HDR_LEN);
