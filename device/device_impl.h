@@ -54,6 +54,7 @@ struct dev_peer {
 	struct wg_peer *wp;
 	uint8_t pub[NOISE_PUBLIC_KEY_LEN];
 	uint64_t sync_gen;	/* the last set that found it in the store */
+	uint64_t loop_at;	/* when its own outer datagram last came back */
 	struct pcounters cnt[SLOTS];
 };
 
@@ -121,6 +122,9 @@ struct worker {
 	unsigned int icmp_tokens;
 
 	bool flushing;		/* sending staged packets: don't re-stage */
+	/* A run with our own outer datagrams taken out (send.c) */
+	uint8_t *keep_bufs[TUN_MAX_BATCH];
+	size_t keep_lens[TUN_MAX_BATCH];
 	struct dcounters cnt;
 };
 
@@ -153,6 +157,7 @@ struct device {
 	atomic_uint bind_gen;
 	bool link_up;
 	atomic_uint mtu;
+	atomic_bool loop_logged;
 	uint16_t port;		/* bound port (0: down) */
 
 	/* handshake thread */

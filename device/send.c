@@ -58,6 +58,92 @@ static void send_peer_raw(struct worker *w, struct dev_peer *p, const uint8_t *m
 	dev_count_handshake(&w->cnt, p->cnt[w->id].v, msg[0], len, true);
 }
 
+enum outer_kind { OUTER_NO, OUTER_DATAGRAM, OUTER_FRAGMENT };
+
+/*
+ * Is pkt, routed to a peer whose endpoint is ep, one of our own outer
+ * datagrams that routing sent back into the tunnel: UDP from our port to
+ * that endpoint (or a later fragment of a UDP datagram to its address)?
+ */
+static enum outer_kind outer_kind(const uint8_t *pkt, size_t len, const struct vg_endpoint *ep,
+				  uint16_t port)
+{
+	int fam = ip_family(pkt, len);
+	bool v6 = fam == AF_INET6, later;
+	const void *addr = v6 ? (const void *)&ep->dst.in6.sin6_addr
+			      : (const void *)&ep->dst.in4.sin_addr;
+	size_t l4;
+	uint8_t proto;
+
+	if (!fam || fam != vg_endpoint_family(ep) ||
+	    memcmp(ip_dst_addr(pkt, fam), addr, ip_addr_len(v6)))
+		return OUTER_NO;
+	if (!v6) {
+		proto = pkt[IP4_PROTO_OFF];
+		l4 = ipv4_hdr_len(pkt);
+		later = ipv4_frag(pkt) & IP_OFFMASK;
+	} else {
+		proto = pkt[IP6_NXT_OFF];
+		l4 = IP6_HDR_LEN;
+		later = false;
+		if (proto == IPPROTO_FRAGMENT && len >= l4 + sizeof(struct ip6_frag)) {
+			proto = pkt[l4];
+			later = ip_get16(pkt + l4 + offsetof(struct ip6_frag, ip6f_offlg)) &
+				ntohs(IP6F_OFF_MASK);
+			l4 += sizeof(struct ip6_frag);
+		}
+	}
+	if (proto != IPPROTO_UDP)
+		return OUTER_NO;
+	if (later)
+		return OUTER_FRAGMENT;
+	if (len < l4 + UDP_HDR_LEN || ip_get16(pkt + l4) != port ||
+	    ip_get16(pkt + l4 + 2) != ntohs(v6 ? ep->dst.in6.sin6_port : ep->dst.in4.sin_port))
+		return OUTER_NO;
+	return OUTER_DATAGRAM;
+}
+
+/*
+ * Takes our own outer datagrams out of a run for p.  When p's endpoint is
+ * routed through this very interface, sealing them again would loop for
+ * ever; the kernel refuses such a route (ELOOP), so the loop ends here,
+ * counted and logged once.  Later fragments of a datagram too big for the
+ * tunnel carry no ports: they go too while the loop lasts (a second after
+ * the last whole one).  Returns how many packets are left; *bufs and
+ * *lens then point at them.
+ */
+static unsigned int drop_own_outer(struct worker *w, struct dev_peer *p,
+				   const struct vg_endpoint *ep, uint8_t *const **bufs,
+				   const size_t **lens, unsigned int n, uint64_t now)
+{
+	struct device *d = w->dev;
+	bool looping = now - __atomic_load_n(&p->loop_at, __ATOMIC_RELAXED) < WG_NSEC_PER_SEC;
+	unsigned int i, kept = 0;
+	enum outer_kind k;
+
+	for (i = 0; i < n; i++) {
+		k = outer_kind((*bufs)[i] + TX_HEAD, (*lens)[i], ep, d->port);
+		if (k == OUTER_DATAGRAM) {
+			__atomic_store_n(&p->loop_at, now, __ATOMIC_RELAXED);
+			looping = true;
+		}
+		if (k == OUTER_NO || (k == OUTER_FRAGMENT && !looping)) {
+			w->keep_bufs[kept] = (*bufs)[i];
+			w->keep_lens[kept++] = (*lens)[i];
+			continue;
+		}
+		cnt_add(&w->cnt.d[DC_drop_routing_loop], 1);
+		if (!atomic_exchange(&d->loop_logged, true))
+			dev_log(d, DEVICE_LOG_ERROR, "a peer's endpoint is routed through this "
+				"interface: dropping the packets that loop");
+	}
+	if (kept < n) {
+		*bufs = w->keep_bufs;
+		*lens = w->keep_lens;
+	}
+	return kept;
+}
+
 /* Pads to 16 bytes, never past the MTU (the kernel module's rule). */
 static size_t padded_len(size_t len, unsigned int mtu)
 {
@@ -83,8 +169,14 @@ static bool send_run(struct worker *w, struct dev_peer *p, uint8_t *const *bufs,
 	struct wg_action act;
 	struct vg_bind *b;
 	uint64_t nonce, bytes = 0;
+	bool has_ep = peer_endpoint(p, &ep);
 	int ret;
 
+	if (has_ep && !keepalive) {
+		n = drop_own_outer(w, p, &ep, &bufs, &lens, n, now);
+		if (!n)
+			return true;
+	}
 	/* Packets staged earlier go first: join the queue behind them. */
 	kp = keepalive || w->flushing || !wg_peer_staged_count(p->wp) ?
 		wg_peer_send_keypair(p->wp, now, n, &nonce) : NULL;
@@ -114,7 +206,7 @@ static bool send_run(struct worker *w, struct dev_peer *p, uint8_t *const *bufs,
 		bytes += w->tx_iov[i].iov_len;
 	}
 	b = worker_bind(w);
-	if (!b || !peer_endpoint(p, &ep)) {
+	if (!b || !has_ep) {
 		/* Link down or nowhere to send (as wireguard-go: dropped). */
 		noise_keypair_put(kp);
 		return true;
