@@ -70,17 +70,21 @@ static void sum_dc(struct dcounters *out, const struct dcounters *in)
 
 static enum uapi_offload_state tun_state(const struct tun_offload_state *s, enum tun_feature f)
 {
-	const char *why = s->why[f];
-
 	if (s->on[f])
 		return UAPI_OFFLOAD_ON;
-	if (strstr(why, "by option") || strstr(why, "disabled"))
+	switch (s->reason[f]) {
+	case TUN_REASON_BY_OPTION:
+	case TUN_REASON_VNET_HDR_BY_OPTION:
+	case TUN_REASON_OFFLOADS_BY_OPTION:
 		return UAPI_OFFLOAD_DISABLED;
-	if (strstr(why, "probe"))
+	case TUN_REASON_PROBE_TCP:
+	case TUN_REASON_PROBE_UDP:
 		return UAPI_OFFLOAD_PROBE_FAILED;
-	if (strstr(why, "refused a coalesced write"))
+	case TUN_REASON_WRITE_EINVAL:
 		return UAPI_OFFLOAD_ERROR;
-	return UAPI_OFFLOAD_UNSUPPORTED;
+	default:
+		return UAPI_OFFLOAD_UNSUPPORTED;
+	}
 }
 
 static enum uapi_offload_state bind_state(struct device *d, unsigned int bits, bool switched_off)
