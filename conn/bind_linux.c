@@ -283,15 +283,15 @@ static void apply_gso_state(struct linux_bind *lb, int i)
 	unsigned int bit = gso_bit(i);
 
 	if (s->fd < 0)
-		vg_bind_set_state(&lb->b, bit, false, "off (no socket)");
+		vg_bind_set_state(&lb->b, bit, false, VG_BIND_REASON_NO_SOCKET);
 	else if (lb->user_off & bit)
-		vg_bind_set_state(&lb->b, bit, false, "off (switch)");
+		vg_bind_set_state(&lb->b, bit, false, VG_BIND_REASON_SWITCH);
 	else if (!s->gso_kernel)
-		vg_bind_set_state(&lb->b, bit, false, "off (kernel)");
+		vg_bind_set_state(&lb->b, bit, false, VG_BIND_REASON_KERNEL);
 	else if (lb->eio_off & bit)
-		vg_bind_set_state(&lb->b, bit, false, "off (EIO)");
+		vg_bind_set_state(&lb->b, bit, false, VG_BIND_REASON_EIO);
 	else
-		vg_bind_set_state(&lb->b, bit, true, "on");
+		vg_bind_set_state(&lb->b, bit, true, VG_BIND_REASON_ON);
 }
 
 static int ensure_scratch(struct lsock *s)
@@ -317,17 +317,17 @@ static void apply_gro_state(struct linux_bind *lb, int i)
 	bool on;
 
 	if (s->fd < 0) {
-		vg_bind_set_state(&lb->b, bit, false, "off (no socket)");
+		vg_bind_set_state(&lb->b, bit, false, VG_BIND_REASON_NO_SOCKET);
 		return;
 	}
 	if (lb->user_off & bit) {
 		gro_enable(s->fd, false);
-		vg_bind_set_state(&lb->b, bit, false, "off (switch)");
+		vg_bind_set_state(&lb->b, bit, false, VG_BIND_REASON_SWITCH);
 		return;
 	}
 	if (ensure_scratch(s)) {
 		gro_enable(s->fd, false);
-		vg_bind_set_state(&lb->b, bit, false, "off (no memory)");
+		vg_bind_set_state(&lb->b, bit, false, VG_BIND_REASON_NO_MEMORY);
 		return;
 	}
 	on = gro_enable(s->fd, true);
@@ -335,7 +335,7 @@ static void apply_gro_state(struct linux_bind *lb, int i)
 		s->gro_ever = true;
 	else
 		gro_enable(s->fd, false);
-	vg_bind_set_state(&lb->b, bit, on, on ? "on" : "off (kernel)");
+	vg_bind_set_state(&lb->b, bit, on, on ? VG_BIND_REASON_ON : VG_BIND_REASON_KERNEL);
 }
 
 static void install(struct linux_bind *lb, struct prepared *p)

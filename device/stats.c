@@ -89,8 +89,6 @@ static enum uapi_offload_state tun_state(const struct tun_offload_state *s, enum
 
 static enum uapi_offload_state bind_state(struct device *d, unsigned int bits, bool switched_off)
 {
-	const char *why;
-
 	if (switched_off)
 		return UAPI_OFFLOAD_DISABLED;
 	if (!d->binds_open)
@@ -98,12 +96,14 @@ static enum uapi_offload_state bind_state(struct device *d, unsigned int bits, b
 	if (vg_bind_offloads(d->binds[0]) & bits)
 		return UAPI_OFFLOAD_ON;
 	/* Off for both families: the IPv4 reason stands for the pair. */
-	why = vg_bind_offload_state(d->binds[0], bits & (VG_BIND_GSO4 | VG_BIND_GRO4));
-	if (why && strstr(why, "switch"))
+	switch (vg_bind_offload_state(d->binds[0], bits & (VG_BIND_GSO4 | VG_BIND_GRO4))) {
+	case VG_BIND_REASON_SWITCH:
 		return UAPI_OFFLOAD_DISABLED;
-	if (why && (strstr(why, "EIO") || strstr(why, "error")))
+	case VG_BIND_REASON_EIO:
 		return UAPI_OFFLOAD_ERROR;
-	return UAPI_OFFLOAD_UNSUPPORTED;
+	default:
+		return UAPI_OFFLOAD_UNSUPPORTED;
+	}
 }
 
 static void fill_device_stats(struct device *d, struct uapi_device_stats *s)
