@@ -18,6 +18,7 @@
 
 #include "conn/batch.h"
 #include "conn/bind_impl.h"
+#include "conn/cmsg.h"
 #include "conn/sticky.h"
 
 /* recvmmsg slots of 64 KiB for GRO batches; each can hold up to 64 datagrams,

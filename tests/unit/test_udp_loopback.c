@@ -19,7 +19,7 @@
 #include <netinet/in.h>
 
 #include "conn/bind.h"
-#include "conn/sticky.h"
+#include "conn/cmsg.h"
 #include "tests/unit/conn_testutil.h"
 #include "tests/unit/testutil.h"
 
