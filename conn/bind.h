@@ -31,7 +31,7 @@
  * on the same bind (pause the worker, or let it do them).
  *
  * Errors are negative errno values. Two implementations share this
- * interface: the Linux sockets (bind_linux.c) and an in-memory network for
+ * interface: the Linux sockets (bind_linux*.c) and an in-memory network for
  * tests of the layers above (vg_memnet, bind_mem.c).
  */
 
