@@ -27,7 +27,7 @@ void vg_bind_init(struct vg_bind *b, const struct vg_bind_ops *ops,
 	if (!b->cfg.sockbuf)
 		b->cfg.sockbuf = VG_BIND_SOCKBUF;
 	for (i = 0; i < 4; i++)
-		b->why[i] = "off (no socket)";
+		b->reason[i] = VG_BIND_REASON_NO_SOCKET;
 }
 
 static void vlog(struct vg_bind *b, const char *fmt, va_list ap)
@@ -65,14 +65,15 @@ unsigned int vg_bind_bit_index(unsigned int bit)
 	return (unsigned int)__builtin_ctz(bit) & 3;
 }
 
-void vg_bind_set_state(struct vg_bind *b, unsigned int bits, bool on, const char *why)
+void vg_bind_set_state(struct vg_bind *b, unsigned int bits, bool on,
+		       enum vg_bind_offload_reason why)
 {
 	unsigned int i, off;
 
 	for (i = 0; i < 4; i++) {
 		if (!(bits & (1u << i)))
 			continue;
-		b->why[i] = why;
+		__atomic_store_n(&b->reason[i], why, __ATOMIC_RELAXED);
 	}
 	if (on)
 		off = __atomic_load_n(&b->offloads, __ATOMIC_RELAXED) | bits;
@@ -197,11 +198,26 @@ unsigned int vg_bind_offloads(const struct vg_bind *b)
 	return __atomic_load_n(&b->offloads, __ATOMIC_RELAXED);
 }
 
-const char *vg_bind_offload_state(const struct vg_bind *b, unsigned int bit)
+enum vg_bind_offload_reason vg_bind_offload_state(const struct vg_bind *b, unsigned int bit)
 {
 	if (!bit || (bit & (bit - 1)) || bit > VG_BIND_GRO6)
-		return "unknown";
-	return b->why[vg_bind_bit_index(bit)];
+		return VG_BIND_REASON_UNKNOWN;
+	return __atomic_load_n(&b->reason[vg_bind_bit_index(bit)], __ATOMIC_RELAXED);
+}
+
+const char *vg_bind_offload_reason_text(enum vg_bind_offload_reason r)
+{
+	static const char *const text[VG_BIND_REASON_COUNT] = {
+		[VG_BIND_REASON_NO_SOCKET] = "off (no socket)",
+		[VG_BIND_REASON_ON] = "on",
+		[VG_BIND_REASON_SWITCH] = "off (switch)",
+		[VG_BIND_REASON_KERNEL] = "off (kernel)",
+		[VG_BIND_REASON_EIO] = "off (EIO)",
+		[VG_BIND_REASON_NO_MEMORY] = "off (no memory)",
+		[VG_BIND_REASON_UNKNOWN] = "unknown",
+	};
+
+	return (unsigned int)r < VG_BIND_REASON_COUNT ? text[r] : "unknown";
 }
 
 int vg_bind_set_offload(struct vg_bind *b, unsigned int mask, bool on)

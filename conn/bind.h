@@ -31,7 +31,7 @@
  * on the same bind (pause the worker, or let it do them).
  *
  * Errors are negative errno values. Two implementations share this
- * interface: the Linux sockets (bind_linux.c) and an in-memory network for
+ * interface: the Linux sockets (bind_linux*.c) and an in-memory network for
  * tests of the layers above (vg_memnet, bind_mem.c).
  */
 
@@ -149,9 +149,21 @@ enum {
 
 /* The offloads in use right now (VG_BIND_* bits). */
 unsigned int vg_bind_offloads(const struct vg_bind *b);
-/* Why one offload bit is in the state it is: "on", "off (switch)",
- * "off (EIO)", "off (kernel)", "off (no socket)"... Static string. */
-const char *vg_bind_offload_state(const struct vg_bind *b, unsigned int bit);
+/* Why one offload bit is in the state it is. Callers decide on the value;
+ * vg_bind_offload_reason_text() is for people only. */
+enum vg_bind_offload_reason {
+	VG_BIND_REASON_NO_SOCKET,	/* "off (no socket)": that family is not open */
+	VG_BIND_REASON_ON,		/* "on" */
+	VG_BIND_REASON_SWITCH,		/* "off (switch)" */
+	VG_BIND_REASON_KERNEL,		/* "off (kernel)": not supported */
+	VG_BIND_REASON_EIO,		/* "off (EIO)": the egress device refused GSO */
+	VG_BIND_REASON_NO_MEMORY,	/* "off (no memory)": no GRO receive buffers */
+	VG_BIND_REASON_UNKNOWN,		/* "unknown": not a single VG_BIND_* bit */
+	VG_BIND_REASON_COUNT
+};
+enum vg_bind_offload_reason vg_bind_offload_state(const struct vg_bind *b, unsigned int bit);
+/* The text of a reason (the strings above). Static string. */
+const char *vg_bind_offload_reason_text(enum vg_bind_offload_reason r);
 /* Run-time switch: on=false turns the offloads in mask off; on=true turns
  * them back on where the kernel supports them (GRO is re-probed). */
 int vg_bind_set_offload(struct vg_bind *b, unsigned int mask, bool on);

@@ -42,7 +42,7 @@ struct vg_bind {
 	struct vg_bind_config cfg;
 	uint16_t port;
 	unsigned int offloads;			/* VG_BIND_* in use */
-	const char *why[4];			/* per offload bit index */
+	enum vg_bind_offload_reason reason[4];	/* per offload bit index; atomic */
 	unsigned int logged;
 	struct vg_bind_stats stats;
 };
@@ -61,6 +61,7 @@ void vg_bind_log_once(struct vg_bind *b, unsigned int event, const char *fmt, ..
 	__attribute__((format(printf, 3, 4)));
 /* Index 0..3 of a single VG_BIND_* bit. */
 unsigned int vg_bind_bit_index(unsigned int bit);
-void vg_bind_set_state(struct vg_bind *b, unsigned int bits, bool on, const char *why);
+void vg_bind_set_state(struct vg_bind *b, unsigned int bits, bool on,
+		       enum vg_bind_offload_reason why);
 
 #endif

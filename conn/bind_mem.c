@@ -142,9 +142,9 @@ int vg_bind_open_mem(struct vg_bind **out, struct vg_memnet *net,
 			goto fail;
 		}
 		vg_bind_set_state(&m->b, i ? VG_BIND_GSO6 : VG_BIND_GSO4, !cfg->no_gso,
-				  cfg->no_gso ? "off (switch)" : "on");
+				  cfg->no_gso ? VG_BIND_REASON_SWITCH : VG_BIND_REASON_ON);
 		vg_bind_set_state(&m->b, i ? VG_BIND_GRO6 : VG_BIND_GRO4, !cfg->no_gro,
-				  cfg->no_gro ? "off (switch)" : "on");
+				  cfg->no_gro ? VG_BIND_REASON_SWITCH : VG_BIND_REASON_ON);
 	}
 	pthread_mutex_lock(&net->lock);
 	m->b.port = cfg->port ? cfg->port : pick_port(net);
@@ -426,7 +426,7 @@ static int mem_set_offload(struct vg_bind *b, unsigned int mask, bool on)
 		unsigned int bits = mask & (i ? VG_BIND_GSO6 | VG_BIND_GRO6 : VG_BIND_GSO4 | VG_BIND_GRO4);
 
 		if (bits && m->rx[i].efd >= 0)
-			vg_bind_set_state(b, bits, on, on ? "on" : "off (switch)");
+			vg_bind_set_state(b, bits, on, on ? VG_BIND_REASON_ON : VG_BIND_REASON_SWITCH);
 	}
 	return 0;
 }

@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: MIT
+/* Sticky sources: the PKTINFO control messages and the route watcher. */
 #include "config.h"
 
 #include <errno.h>
@@ -7,32 +8,15 @@
 #include <time.h>
 #include <unistd.h>
 #include <linux/rtnetlink.h>
-#include <linux/udp.h>
 #include <libmnl/libmnl.h>
 #include <netinet/in.h>
 
+#include "conn/cmsg.h"
 #include "conn/sticky.h"
 
 size_t vg_sticky_cmsg_space(void)
 {
 	return CMSG_SPACE(sizeof(struct in6_pktinfo));
-}
-
-/* Fills one cmsg at ctl through CMSG_DATA so data alignment is the
- * platform's, not a guess. */
-static size_t put_cmsg(void *ctl, size_t len, int level, int type, const void *data,
-		       size_t dlen)
-{
-	struct cmsghdr *cm = ctl;
-
-	if (len < CMSG_SPACE(dlen))
-		return 0;
-	memset(cm, 0, CMSG_SPACE(dlen));
-	cm->cmsg_level = level;
-	cm->cmsg_type = type;
-	cm->cmsg_len = CMSG_LEN(dlen);
-	memcpy(CMSG_DATA(cm), data, dlen);
-	return CMSG_SPACE(dlen);
 }
 
 size_t vg_sticky_build(const struct vg_endpoint *ep, void *ctl, size_t len)
@@ -45,7 +29,7 @@ size_t vg_sticky_build(const struct vg_endpoint *ep, void *ctl, size_t len)
 			.ipi_spec_dst = ep->src.in4,
 		};
 
-		return put_cmsg(ctl, len, IPPROTO_IP, IP_PKTINFO, &pi, sizeof(pi));
+		return vg_cmsg_put(ctl, len, IPPROTO_IP, IP_PKTINFO, &pi, sizeof(pi));
 	}
 	if (vg_endpoint_family(ep) == AF_INET6) {
 		struct in6_pktinfo pi = {
@@ -53,41 +37,9 @@ size_t vg_sticky_build(const struct vg_endpoint *ep, void *ctl, size_t len)
 			.ipi6_ifindex = ep->src_ifindex,
 		};
 
-		return put_cmsg(ctl, len, IPPROTO_IPV6, IPV6_PKTINFO, &pi, sizeof(pi));
+		return vg_cmsg_put(ctl, len, IPPROTO_IPV6, IPV6_PKTINFO, &pi, sizeof(pi));
 	}
 	return 0;
-}
-
-size_t vg_cmsg_put_gso(void *ctl, size_t len, uint16_t gso_size)
-{
-	return put_cmsg(ctl, len, SOL_UDP, UDP_SEGMENT, &gso_size, sizeof(gso_size));
-}
-
-/* CMSG_NXTHDR trusts cmsg_len; a zero or oversized length in a truncated or
- * hostile buffer must end the walk instead of looping or overrunning. */
-static bool cmsg_sane(const struct msghdr *msg, const struct cmsghdr *cm)
-{
-	size_t used = (size_t)((const char *)cm - (const char *)msg->msg_control);
-
-	return cm->cmsg_len >= CMSG_LEN(0) && cm->cmsg_len <= msg->msg_controllen - used;
-}
-
-static const struct cmsghdr *cmsg_find(const struct msghdr *msg, int level, int type,
-				       size_t dlen)
-{
-	struct cmsghdr *cm;
-
-	if (!msg->msg_control || msg->msg_controllen < sizeof(struct cmsghdr))
-		return NULL;
-	for (cm = CMSG_FIRSTHDR((struct msghdr *)msg); cm;
-	     cm = CMSG_NXTHDR((struct msghdr *)msg, cm)) {
-		if (!cmsg_sane(msg, cm))
-			return NULL;
-		if (cm->cmsg_level == level && cm->cmsg_type == type &&
-		    cm->cmsg_len >= CMSG_LEN(dlen))
-			return cm;
-	}
-	return NULL;
 }
 
 bool vg_sticky_parse(const struct msghdr *msg, struct vg_endpoint *ep)
@@ -98,7 +50,7 @@ bool vg_sticky_parse(const struct msghdr *msg, struct vg_endpoint *ep)
 	if (vg_endpoint_family(ep) == AF_INET) {
 		struct in_pktinfo pi;
 
-		cm = cmsg_find(msg, IPPROTO_IP, IP_PKTINFO, sizeof(pi));
+		cm = vg_cmsg_find(msg, IPPROTO_IP, IP_PKTINFO, sizeof(pi));
 		if (!cm)
 			return false;
 		memcpy(&pi, CMSG_DATA(cm), sizeof(pi));
@@ -107,7 +59,7 @@ bool vg_sticky_parse(const struct msghdr *msg, struct vg_endpoint *ep)
 	} else if (vg_endpoint_family(ep) == AF_INET6) {
 		struct in6_pktinfo pi;
 
-		cm = cmsg_find(msg, IPPROTO_IPV6, IPV6_PKTINFO, sizeof(pi));
+		cm = vg_cmsg_find(msg, IPPROTO_IPV6, IPV6_PKTINFO, sizeof(pi));
 		if (!cm)
 			return false;
 		memcpy(&pi, CMSG_DATA(cm), sizeof(pi));
@@ -118,17 +70,6 @@ bool vg_sticky_parse(const struct msghdr *msg, struct vg_endpoint *ep)
 	}
 	ep->has_src = true;
 	return true;
-}
-
-int vg_cmsg_gro_size(const struct msghdr *msg)
-{
-	const struct cmsghdr *cm = cmsg_find(msg, SOL_UDP, UDP_GRO, sizeof(int));
-	int gso;
-
-	if (!cm)
-		return 0;
-	memcpy(&gso, CMSG_DATA(cm), sizeof(gso));
-	return gso > 0 ? gso : 0;
 }
 
 struct vg_route_watch {

@@ -21,18 +21,6 @@
 
 #include "conn/endpoint.h"
 
-/* Fallbacks for C libraries and kernel headers older than UDP GSO/GRO
- * (Linux 4.18 / 5.0); the values are the kernel's ABI. */
-#ifndef SOL_UDP
-#define SOL_UDP 17
-#endif
-#ifndef UDP_SEGMENT
-#define UDP_SEGMENT 103
-#endif
-#ifndef UDP_GRO
-#define UDP_GRO 104
-#endif
-
 /* Control bytes vg_sticky_build() needs at most (CMSG_SPACE of in6_pktinfo). */
 size_t vg_sticky_cmsg_space(void);
 
@@ -48,14 +36,6 @@ size_t vg_sticky_build(const struct vg_endpoint *ep, void *ctl, size_t len);
  * the destination the sender used for unicast) or IPV6_PKTINFO (ipi6_addr). Clears ep's source first; sets it only when
  * one of the family of ep->dst was found. Returns true if set. */
 bool vg_sticky_parse(const struct msghdr *msg, struct vg_endpoint *ep);
-
-/* The UDP_GRO segment size from a received message's control data (an int,
- * as the kernel writes it), or 0 when there is none (one datagram). */
-int vg_cmsg_gro_size(const struct msghdr *msg);
-
-/* Appends a UDP_SEGMENT control message (a u16 segment size) at ctl.
- * Returns CMSG_SPACE(sizeof(uint16_t)) or 0 if it does not fit. */
-size_t vg_cmsg_put_gso(void *ctl, size_t len, uint16_t gso_size);
 
 /*
  * Route watcher: an rtnetlink socket (libmnl) subscribed to the IPv4 and

@@ -70,23 +70,25 @@ static void sum_dc(struct dcounters *out, const struct dcounters *in)
 
 static enum uapi_offload_state tun_state(const struct tun_offload_state *s, enum tun_feature f)
 {
-	const char *why = s->why[f];
-
 	if (s->on[f])
 		return UAPI_OFFLOAD_ON;
-	if (strstr(why, "by option") || strstr(why, "disabled"))
+	switch (s->reason[f]) {
+	case TUN_REASON_BY_OPTION:
+	case TUN_REASON_VNET_HDR_BY_OPTION:
+	case TUN_REASON_OFFLOADS_BY_OPTION:
 		return UAPI_OFFLOAD_DISABLED;
-	if (strstr(why, "probe"))
+	case TUN_REASON_PROBE_TCP:
+	case TUN_REASON_PROBE_UDP:
 		return UAPI_OFFLOAD_PROBE_FAILED;
-	if (strstr(why, "refused a coalesced write"))
+	case TUN_REASON_WRITE_EINVAL:
 		return UAPI_OFFLOAD_ERROR;
-	return UAPI_OFFLOAD_UNSUPPORTED;
+	default:
+		return UAPI_OFFLOAD_UNSUPPORTED;
+	}
 }
 
 static enum uapi_offload_state bind_state(struct device *d, unsigned int bits, bool switched_off)
 {
-	const char *why;
-
 	if (switched_off)
 		return UAPI_OFFLOAD_DISABLED;
 	if (!d->binds_open)
@@ -94,12 +96,14 @@ static enum uapi_offload_state bind_state(struct device *d, unsigned int bits, b
 	if (vg_bind_offloads(d->binds[0]) & bits)
 		return UAPI_OFFLOAD_ON;
 	/* Off for both families: the IPv4 reason stands for the pair. */
-	why = vg_bind_offload_state(d->binds[0], bits & (VG_BIND_GSO4 | VG_BIND_GRO4));
-	if (why && strstr(why, "switch"))
+	switch (vg_bind_offload_state(d->binds[0], bits & (VG_BIND_GSO4 | VG_BIND_GRO4))) {
+	case VG_BIND_REASON_SWITCH:
 		return UAPI_OFFLOAD_DISABLED;
-	if (why && (strstr(why, "EIO") || strstr(why, "error")))
+	case VG_BIND_REASON_EIO:
 		return UAPI_OFFLOAD_ERROR;
-	return UAPI_OFFLOAD_UNSUPPORTED;
+	default:
+		return UAPI_OFFLOAD_UNSUPPORTED;
+	}
 }
 
 static void fill_device_stats(struct device *d, struct uapi_device_stats *s)

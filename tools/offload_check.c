@@ -121,9 +121,6 @@ int offload_check_main(int argc, char **argv)
 			c->sb = c->sa;
 	}
 	oc_teardown(c);
-	if (!c->sb.why[0])	/* nothing was opened */
-		for (i = 0; i < TUN_FEAT_COUNT; i++)
-			c->sb.why[i] = c->sa.why[i] = "not set up";
 	if (c->json)
 		oc_print_json(c);
 	else

@@ -38,7 +38,7 @@ void oc_judge(struct oc *c)
 	int i;
 
 	if (c->sb0.vnet_hdr && !c->sb0.on[TUN_FEAT_TCP_GRO] &&
-	    strstr(c->sb0.why[TUN_FEAT_TCP_GRO], "probe"))
+	    c->sb0.reason[TUN_FEAT_TCP_GRO] == TUN_REASON_PROBE_TCP)
 		fail(c, "the kernel takes vnet headers but refused a coalesced TCP write at start-up");
 	for (i = 0; i < F_COUNT; i++) {
 		struct oc_flow *f = &c->f[i];
@@ -82,9 +82,9 @@ void oc_print_text(const struct oc *c)
 		       yesno(c->sa.accepted & flags[i]));
 	printf("\n%-16s %-4s %s\n", "coalesced writes", "", "why");
 	printf("%-16s %-4s %s\n", "tcp", c->sb.on[TUN_FEAT_TCP_GRO] ? "on" : "off",
-	       c->sb.why[TUN_FEAT_TCP_GRO]);
+	       tun_offload_reason_text(c->sb.reason[TUN_FEAT_TCP_GRO]));
 	printf("%-16s %-4s %s\n\n", "udp", c->sb.on[TUN_FEAT_UDP_GRO] ? "on" : "off",
-	       c->sb.why[TUN_FEAT_UDP_GRO]);
+	       tun_offload_reason_text(c->sb.reason[TUN_FEAT_UDP_GRO]));
 	printf("%-5s %-32s %-30s %-26s %s\n", "test", "data end to end",
 	       "super-packets read", "coalesced writes", "result");
 	for (i = 0; i < F_COUNT; i++) {
@@ -152,9 +152,9 @@ void oc_print_json(const struct oc *c)
 		       c->sa.accepted & flags[i] ? "true" : "false");
 	printf("},\"coalesced_writes\":{\"tcp\":{\"on\":%s,\"why\":",
 	       c->sb.on[TUN_FEAT_TCP_GRO] ? "true" : "false");
-	json_str(c->sb.why[TUN_FEAT_TCP_GRO]);
+	json_str(tun_offload_reason_text(c->sb.reason[TUN_FEAT_TCP_GRO]));
 	printf("},\"udp\":{\"on\":%s,\"why\":", c->sb.on[TUN_FEAT_UDP_GRO] ? "true" : "false");
-	json_str(c->sb.why[TUN_FEAT_UDP_GRO]);
+	json_str(tun_offload_reason_text(c->sb.reason[TUN_FEAT_UDP_GRO]));
 	printf("}},\"tests\":[");
 	for (i = 0; i < F_COUNT; i++) {
 		const struct oc_flow *f = &c->f[i];

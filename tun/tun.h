@@ -107,12 +107,35 @@ enum tun_feature {
 	TUN_FEAT_COUNT
 };
 
+/*
+ * Why a feature is in the state it is.  Callers decide on the value;
+ * tun_offload_reason_text() is for people (logs, offload-check) only.
+ * Zero is "not set up", so a zeroed tun_offload_state reads as such.
+ */
+enum tun_offload_reason {
+	TUN_REASON_NOT_SET_UP,
+	TUN_REASON_ACCEPTED,		/* on: the kernel took the flags */
+	TUN_REASON_ON,			/* on: coalesced writes need no flag */
+	TUN_REASON_BY_OPTION,		/* this feature switched off */
+	TUN_REASON_VNET_HDR_BY_OPTION,	/* opened without a vnet header on request */
+	TUN_REASON_OFFLOADS_BY_OPTION,	/* a passed fd has one, but offloads are off */
+	TUN_REASON_NO_VNET_HDR,		/* a passed fd without a vnet header */
+	TUN_REASON_KERNEL_REFUSED,	/* TUNSETOFFLOAD refused TSO */
+	TUN_REASON_KERNEL_NO_USO,	/* TUNSETOFFLOAD refused USO */
+	TUN_REASON_NO_CSUM,		/* checksum offload refused: no TCP GRO */
+	TUN_REASON_GRO_NO_USO,		/* the kernel has no USO: no UDP GRO */
+	TUN_REASON_PROBE_TCP,		/* start-up probe refused coalesced TCP */
+	TUN_REASON_PROBE_UDP,		/* start-up probe refused coalesced UDP */
+	TUN_REASON_WRITE_EINVAL,	/* a coalesced write failed with EINVAL */
+	TUN_REASON_COUNT
+};
+
 struct tun_offload_state {
 	bool vnet_hdr;		/* queues carry a virtio header */
 	unsigned int requested;	/* TUN_F_* flags asked for */
 	unsigned int accepted;	/* TUN_F_* flags the kernel took */
 	bool on[TUN_FEAT_COUNT];
-	const char *why[TUN_FEAT_COUNT];	/* static strings, never NULL */
+	enum tun_offload_reason reason[TUN_FEAT_COUNT];
 };
 
 /* Super-packets seen on read, by kind. */
@@ -216,6 +239,8 @@ int tun_event_read(struct tun *t, struct tun_event *ev);
 void tun_get_counters(const struct tun *t, struct tun_counters *c);
 void tun_get_offload(const struct tun *t, struct tun_offload_state *s);
 const char *tun_feature_name(enum tun_feature f);	/* "tso", "uso", ... */
+/* "accepted by the kernel", "off by option", ...: a static string. */
+const char *tun_offload_reason_text(enum tun_offload_reason r);
 const char *tun_gso_kind_name(enum tun_gso_kind k);	/* "tcp4", ... */
 
 /* Closes every queue and the event channel; NULL is a no-op. */

@@ -14,7 +14,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <linux/if_tun.h>
 
 #include "tun/checksum.h"
 #include "tun/ip.h"
@@ -63,18 +62,6 @@ bool tun_options_getopt(struct tun_options *o, int opt)
 	return false;
 }
 
-const char *tun_feature_name(enum tun_feature f)
-{
-	static const char *const names[TUN_FEAT_COUNT] = {
-		[TUN_FEAT_TSO] = "tso",
-		[TUN_FEAT_USO] = "uso",
-		[TUN_FEAT_TCP_GRO] = "tcp-gro",
-		[TUN_FEAT_UDP_GRO] = "udp-gro",
-	};
-
-	return (unsigned int)f < TUN_FEAT_COUNT ? names[f] : "?";
-}
-
 const char *tun_gso_kind_name(enum tun_gso_kind k)
 {
 	static const char *const names[TUN_GSO_KINDS] = {
@@ -117,8 +104,6 @@ struct tun *tun_core_alloc(const struct tun_ops *ops, unsigned int nqueues,
 	t->event_fd = -1;
 	t->log = o->log;
 	t->log_ctx = o->log_ctx;
-	for (i = 0; i < TUN_FEAT_COUNT; i++)
-		t->why[i] = "not set up";
 	for (i = 0; i < nqueues; i++) {
 		struct tun_queue *q = &t->q[i];
 
@@ -147,82 +132,6 @@ void tun_core_free(struct tun *t)
 		free(t->q[i].gro);
 	}
 	free(t);
-}
-
-static void set_feature(struct tun *t, enum tun_feature f, bool on,
-			const char *why)
-{
-	t->feat_on[f] = on;
-	t->why[f] = why;
-}
-
-void tun_core_features(struct tun *t, const struct tun_options *o, bool uso_known)
-{
-	unsigned int gro = 0;
-
-	if (!t->vnet_hdr) {
-		const char *why = o->no_vnet_hdr ? "vnet header off by option" :
-			"no vnet header on this fd";
-		int f;
-
-		for (f = 0; f < TUN_FEAT_COUNT; f++)
-			set_feature(t, f, false, why);
-		t->gro_flags = 0;
-		return;
-	}
-	if (o->no_tso)
-		set_feature(t, TUN_FEAT_TSO, false, "off by option");
-	else if (t->accepted & (TUN_F_TSO4 | TUN_F_TSO6))
-		set_feature(t, TUN_FEAT_TSO, true, "accepted by the kernel");
-	else
-		set_feature(t, TUN_FEAT_TSO, false, "refused by the kernel");
-
-	if (o->no_uso)
-		set_feature(t, TUN_FEAT_USO, false, "off by option");
-	else if (t->accepted & (TUN_F_USO4 | TUN_F_USO6))
-		set_feature(t, TUN_FEAT_USO, true, "accepted by the kernel");
-	else
-		set_feature(t, TUN_FEAT_USO, false, "refused by the kernel (needs Linux 6.2)");
-
-	/* Coalesced writes don't depend on what we let the kernel hand us,
-	 * only on the kernel knowing the GSO type. */
-	if (o->no_tcp_gro) {
-		set_feature(t, TUN_FEAT_TCP_GRO, false, "off by option");
-	} else if (!(t->accepted & TUN_F_CSUM) && !(t->requested & TUN_F_CSUM)) {
-		set_feature(t, TUN_FEAT_TCP_GRO, false, "checksum offload refused");
-	} else {
-		set_feature(t, TUN_FEAT_TCP_GRO, true, "on");
-		gro |= GRO_TCP;
-	}
-	if (o->no_udp_gro) {
-		set_feature(t, TUN_FEAT_UDP_GRO, false, "off by option");
-	} else if (!uso_known) {
-		set_feature(t, TUN_FEAT_UDP_GRO, false, "kernel lacks USO (needs Linux 6.2)");
-	} else {
-		set_feature(t, TUN_FEAT_UDP_GRO, true, "on");
-		gro |= GRO_UDP;
-	}
-	__atomic_store_n(&t->gro_flags, gro, __ATOMIC_RELAXED);
-}
-
-/* Turns off the GRO kinds in `off`, once, with a log line. */
-static void gro_disable(struct tun *t, unsigned int off, const char *why)
-{
-	unsigned int old = __atomic_fetch_and(&t->gro_flags, ~off, __ATOMIC_RELAXED);
-
-	if (!(old & off))
-		return;
-	if (off & GRO_TCP) {
-		t->feat_on[TUN_FEAT_TCP_GRO] = false;
-		t->why[TUN_FEAT_TCP_GRO] = why;
-	}
-	if (off & GRO_UDP) {
-		t->feat_on[TUN_FEAT_UDP_GRO] = false;
-		t->why[TUN_FEAT_UDP_GRO] = why;
-	}
-	tun_core_logf(t, "coalesced %s writes turned off: %s",
-		      off == GRO_UDP ? "UDP" : off == GRO_TCP ? "TCP" : "TCP and UDP",
-		      why);
 }
 
 static int mark_gone(struct tun *t, int err)
@@ -458,8 +367,7 @@ int tun_write(struct tun *t, unsigned int qi, uint8_t *const *bufs,
 
 		if (r == -EINVAL && frame[1] != VIRTIO_NET_HDR_GSO_NONE) {
 			q->c.rejected++;
-			gro_disable(t, GRO_TCP | GRO_UDP,
-				    "the kernel refused a coalesced write (EINVAL)");
+			tun_core_gro_disable(t, GRO_TCP | GRO_UDP, TUN_REASON_WRITE_EINVAL);
 			r = xmit_split(t, qi, frame, len);	/* counts its own */
 			if (r < 0 && !err)
 				err = r;
@@ -556,12 +464,10 @@ void tun_core_probe_gro(struct tun *t)
 	if (!t->vnet_hdr || !flags)
 		return;
 	if ((flags & GRO_TCP) && probe_one(t, 6, GRO_TCP) == -EINVAL)
-		gro_disable(t, GRO_TCP | GRO_UDP,
-			    "start-up probe: the kernel refused a coalesced TCP write");
+		tun_core_gro_disable(t, GRO_TCP | GRO_UDP, TUN_REASON_PROBE_TCP);
 	flags = __atomic_load_n(&t->gro_flags, __ATOMIC_RELAXED);
 	if ((flags & GRO_UDP) && probe_one(t, 17, GRO_UDP) == -EINVAL)
-		gro_disable(t, GRO_UDP,
-			    "start-up probe: the kernel refused a coalesced UDP write");
+		tun_core_gro_disable(t, GRO_UDP, TUN_REASON_PROBE_UDP);
 }
 
 bool tun_core_filter_event(struct tun *t, struct tun_event *ev)
@@ -685,22 +591,6 @@ void tun_get_counters(const struct tun *t, struct tun_counters *c)
 	memset(c, 0, sizeof(*c));
 	for (i = 0; i < t->nqueues; i++)
 		add_counters(c, &t->q[i].c);
-}
-
-void tun_get_offload(const struct tun *t, struct tun_offload_state *s)
-{
-	unsigned int gro = __atomic_load_n(&t->gro_flags, __ATOMIC_RELAXED);
-	int f;
-
-	s->vnet_hdr = t->vnet_hdr;
-	s->requested = t->requested;
-	s->accepted = t->accepted;
-	for (f = 0; f < TUN_FEAT_COUNT; f++) {
-		s->on[f] = t->feat_on[f];
-		s->why[f] = t->why[f];
-	}
-	s->on[TUN_FEAT_TCP_GRO] = gro & GRO_TCP;
-	s->on[TUN_FEAT_UDP_GRO] = gro & GRO_UDP;
 }
 
 void tun_close(struct tun *t)

@@ -4,7 +4,8 @@
 
 /* Private to tun/: the device object shared by the Linux and in-memory
  * TUNs.  The batch logic (split, GRO, counters, fallbacks) lives in
- * tun_core.c; an implementation only moves single frames and events. */
+ * tun_core.c, the offload feature states in tun_features.c; an
+ * implementation only moves single frames and events. */
 
 #include <net/if.h>
 #include <sys/types.h>
@@ -44,7 +45,7 @@ struct tun {
 	unsigned int requested;
 	unsigned int accepted;
 	bool feat_on[TUN_FEAT_COUNT];
-	const char *why[TUN_FEAT_COUNT];
+	enum tun_offload_reason reason[TUN_FEAT_COUNT];	/* atomic for the GRO ones */
 	unsigned int gro_flags;		/* GRO_TCP | GRO_UDP; atomic */
 	unsigned int gro_logged;	/* atomic */
 	bool gone;			/* atomic: a queue saw EBADFD */
@@ -63,6 +64,9 @@ struct tun *tun_core_alloc(const struct tun_ops *ops, unsigned int nqueues,
 void tun_core_free(struct tun *t);
 /* Sets the feature states from vnet_hdr, accepted and the options. */
 void tun_core_features(struct tun *t, const struct tun_options *o, bool uso_known);
+/* Turns off the GRO kinds in `off` (GRO_TCP | GRO_UDP), once, with a log
+ * line; any thread. */
+void tun_core_gro_disable(struct tun *t, unsigned int off, enum tun_offload_reason why);
 /* Writes a 2-segment coalesced TCP (and UDP) packet the kernel discards;
  * turns GRO off when it is refused with EINVAL. */
 void tun_core_probe_gro(struct tun *t);

@@ -289,7 +289,7 @@ static int finish_open(struct tun *t, const struct tun_options *o, short flags)
 		__atomic_store_n(&t->gro_flags, 0, __ATOMIC_RELAXED);
 		for (i = 0; i < TUN_FEAT_COUNT; i++) {
 			t->feat_on[i] = false;
-			t->why[i] = "offloads off by option";
+			t->reason[i] = TUN_REASON_OFFLOADS_BY_OPTION;
 		}
 	}
 	if (!o->keep_mtu) {

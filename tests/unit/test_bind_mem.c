@@ -178,6 +178,40 @@ START_TEST(group_affinity)
 }
 END_TEST
 
+/* The reasons are values; their text (in logs) stays what it always was. */
+START_TEST(offload_reasons)
+{
+	static const char *const text[VG_BIND_REASON_COUNT] = {
+		[VG_BIND_REASON_NO_SOCKET] = "off (no socket)",
+		[VG_BIND_REASON_ON] = "on",
+		[VG_BIND_REASON_SWITCH] = "off (switch)",
+		[VG_BIND_REASON_KERNEL] = "off (kernel)",
+		[VG_BIND_REASON_EIO] = "off (EIO)",
+		[VG_BIND_REASON_NO_MEMORY] = "off (no memory)",
+		[VG_BIND_REASON_UNKNOWN] = "unknown",
+	};
+	struct vg_memnet *net = vg_memnet_new();
+	struct vg_bind_config c = { .log = quiet, .no_gro = true };
+	struct vg_bind *a;
+
+	for (int r = 0; r < VG_BIND_REASON_COUNT; r++)
+		ck_assert_str_eq(vg_bind_offload_reason_text(r), text[r]);
+	ck_assert_str_eq(vg_bind_offload_reason_text(VG_BIND_REASON_COUNT), "unknown");
+	ck_assert_int_eq(vg_bind_open_mem(&a, net, &c), 0);
+	ck_assert_int_eq(vg_bind_offload_state(a, VG_BIND_GSO4), VG_BIND_REASON_ON);
+	ck_assert_int_eq(vg_bind_offload_state(a, VG_BIND_GRO6), VG_BIND_REASON_SWITCH);
+	ck_assert_int_eq(vg_bind_offload_state(a, VG_BIND_GSO), VG_BIND_REASON_UNKNOWN);
+	ck_assert_int_eq(vg_bind_offload_state(a, 0), VG_BIND_REASON_UNKNOWN);
+	ck_assert_int_eq(vg_bind_set_offload(a, VG_BIND_GSO, false), 0);
+	ck_assert_int_eq(vg_bind_set_offload(a, VG_BIND_GRO, true), 0);
+	ck_assert_int_eq(vg_bind_offload_state(a, VG_BIND_GSO6), VG_BIND_REASON_SWITCH);
+	ck_assert_int_eq(vg_bind_offload_state(a, VG_BIND_GRO4), VG_BIND_REASON_ON);
+	ck_assert_uint_eq(vg_bind_offloads(a), VG_BIND_GRO);
+	vg_bind_close(a);
+	vg_memnet_free(net);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("bind_mem");
@@ -186,6 +220,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, exchange);
 	tcase_add_test(tc, gro_off_and_ports);
 	tcase_add_test(tc, group_affinity);
+	tcase_add_test(tc, offload_reasons);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -10,6 +10,7 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 
+#include "conn/cmsg.h"
 #include "conn/endpoint.h"
 #include "conn/sticky.h"
 #include "tests/unit/conn_testutil.h"

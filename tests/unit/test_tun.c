@@ -200,7 +200,7 @@ START_TEST(test_open_state)
 	tun_get_offload(t, &s);
 	ck_assert(s.on[TUN_FEAT_TSO] && !s.on[TUN_FEAT_USO]);
 	ck_assert(s.on[TUN_FEAT_TCP_GRO] && !s.on[TUN_FEAT_UDP_GRO]);
-	ck_assert_ptr_nonnull(strstr(s.why[TUN_FEAT_UDP_GRO], "6.2"));
+	ck_assert_int_eq(s.reason[TUN_FEAT_UDP_GRO], TUN_REASON_GRO_NO_USO);
 	tun_close(t);
 }
 END_TEST
@@ -372,7 +372,7 @@ START_TEST(test_probe_turns_gro_off)
 	tun_get_offload(t, &s);
 	ck_assert(!s.on[TUN_FEAT_TCP_GRO]);
 	ck_assert(!s.on[TUN_FEAT_UDP_GRO]);
-	ck_assert_ptr_nonnull(strstr(s.why[TUN_FEAT_TCP_GRO], "probe"));
+	ck_assert_int_eq(s.reason[TUN_FEAT_TCP_GRO], TUN_REASON_PROBE_TCP);
 	ck_assert_int_eq(nlogs, 1);
 	ck_assert_ptr_nonnull(strstr(last_log, "turned off"));
 	ck_assert(s.on[TUN_FEAT_TSO]);
@@ -415,7 +415,7 @@ START_TEST(test_einval_resends_split)
 	ck_assert_uint_eq(c.write_errors, 0);
 	tun_get_offload(t, &s);
 	ck_assert(!s.on[TUN_FEAT_TCP_GRO]);
-	ck_assert_ptr_nonnull(strstr(s.why[TUN_FEAT_TCP_GRO], "EINVAL"));
+	ck_assert_int_eq(s.reason[TUN_FEAT_TCP_GRO], TUN_REASON_WRITE_EINVAL);
 
 	ck_assert_int_eq(nlogs, 1);
 
