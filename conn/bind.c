@@ -139,12 +139,17 @@ bool vg_bind_pending(const struct vg_bind *b, int family)
 	return b->ops->pending(b, family);
 }
 
-int vg_bind_send(struct vg_bind *b, struct vg_endpoint *ep, const struct iovec *pkts,
-		 unsigned int n)
+int vg_bind_send(struct vg_bind *b, const struct vg_endpoint *ep, const struct iovec *pkts,
+		 unsigned int n, unsigned int *result)
 {
+	unsigned int ignored;
+
+	if (!result)
+		result = &ignored;
+	*result = 0;
 	if (!n)
 		return 0;
-	return b->ops->send(b, ep, pkts, n);
+	return b->ops->send(b, ep, pkts, n, result);
 }
 
 int vg_bind_set_fwmark(struct vg_bind *b, uint32_t mark)

@@ -122,9 +122,12 @@ bool vg_bind_pending(const struct vg_bind *b, int family);
  * ENETUNREACH, EPERM...; see tx_unreachable), or a negative errno for a
  * failure of the bind itself (-EBADF, -EAFNOSUPPORT: family not open,
  * -ETIMEDOUT: the socket stayed unwritable for a second). If the kernel
- * rejects ep's sticky source (EINVAL), it is cleared IN *ep and the send
- * retried once without it: copy *ep back to the peer if it changed. */
-int vg_bind_send(struct vg_bind *b, struct vg_endpoint *ep, const struct iovec *pkts, unsigned int n);
+ * rejects ep's sticky source (EINVAL), the send is retried once without it
+ * and *result (when not NULL) gets VG_SEND_SRC_REFUSED: the caller clears
+ * the source it keeps for that peer. */
+enum { VG_SEND_SRC_REFUSED = 1 << 0 };
+int vg_bind_send(struct vg_bind *b, const struct vg_endpoint *ep, const struct iovec *pkts,
+		 unsigned int n, unsigned int *result);
 
 /* SO_MARK on both sockets (0 clears). Callers clear every peer's sticky
  * source after it: routing may change. */

@@ -9,8 +9,8 @@
 struct vg_bind_ops {
 	int (*recv)(struct vg_bind *b, int family, struct vg_rx_pkt *pkts, unsigned int n);
 	bool (*pending)(const struct vg_bind *b, int family);
-	int (*send)(struct vg_bind *b, struct vg_endpoint *ep, const struct iovec *pkts,
-		    unsigned int n);
+	int (*send)(struct vg_bind *b, const struct vg_endpoint *ep, const struct iovec *pkts,
+		    unsigned int n, unsigned int *result);
 	int (*fd)(const struct vg_bind *b, int family);
 	int (*set_fwmark)(struct vg_bind *b, uint32_t mark);
 	/* Rebind in two steps so a group can be moved all or nothing. */

@@ -28,7 +28,8 @@ struct tx {
 	struct linux_bind *lb;
 	struct lsock *s;
 	int idx;
-	struct vg_endpoint *ep;
+	struct vg_endpoint ep;	/* the caller's, until its source is refused */
+	unsigned int *result;
 	const struct iovec *pkts;
 	unsigned int n;
 	unsigned int done;	/* datagrams finished (sent or counted) */
@@ -41,14 +42,14 @@ static unsigned int build(struct tx *t)
 	struct linux_bind *lb = t->lb;
 	bool gso = !t->no_gso && (vg_bind_offloads(&lb->b) & gso_bit(t->idx));
 	size_t max_bytes = t->idx ? VG_UDP_GSO_MAX_BYTES_V6 : VG_UDP_GSO_MAX_BYTES_V4;
-	socklen_t namelen = vg_endpoint_dst_len(t->ep);
+	socklen_t namelen = vg_endpoint_dst_len(&t->ep);
 	unsigned int nm, consumed, k;
 	size_t sticky;
 
 	nm = vg_gso_plan(t->pkts + t->done, t->n - t->done, gso ? VG_UDP_GSO_MAX_SEGS : 1,
 			 max_bytes, t->s->gso_max_seg, lb->plan, VG_BIND_BATCH, &consumed);
 	/* One endpoint per batch: its PKTINFO is built once, then copied. */
-	sticky = vg_sticky_build(t->ep, lb->tctl[0].buf, sizeof(lb->tctl[0].buf));
+	sticky = vg_sticky_build(&t->ep, lb->tctl[0].buf, sizeof(lb->tctl[0].buf));
 	for (k = 0; k < nm; k++) {
 		struct vg_gso_msg *p = &lb->plan[k];
 		struct msghdr *h = &lb->tmsg[k].msg_hdr;
@@ -60,7 +61,7 @@ static unsigned int build(struct tx *t)
 			ctl += vg_cmsg_put_gso(lb->tctl[k].buf + ctl, sizeof(lb->tctl[k].buf) - ctl,
 					       p->gso_size);
 		*h = (struct msghdr){
-			.msg_name = &t->ep->dst,
+			.msg_name = &t->ep.dst,
 			.msg_namelen = namelen,
 			.msg_iov = (struct iovec *)(t->pkts + t->done + p->first),
 			.msg_iovlen = p->count,
@@ -152,7 +153,7 @@ static int tx_error(struct tx *t, const struct vg_gso_msg *p, int err)
 	if ((err == EINVAL || err == EMSGSIZE) && p->gso_size) {
 		/* The path refuses this segment size (MTU, or an old kernel's
 		 * limits); remember it unless a stale source may be the cause. */
-		if (err == EMSGSIZE || !t->ep->has_src)
+		if (err == EMSGSIZE || !t->ep.has_src)
 			t->s->gso_max_seg = p->gso_size - 1u;
 		if (err == EMSGSIZE)
 			VG_STAT_ADD(b, tx_gso_emsgsize, 1);
@@ -164,11 +165,12 @@ static int tx_error(struct tx *t, const struct vg_gso_msg *p, int err)
 		t->no_gso = true;
 		return TX_REBUILD;
 	}
-	if (stale_source(err) && t->ep->has_src && !t->sticky_retried) {
+	if (stale_source(err) && t->ep.has_src && !t->sticky_retried) {
 		char src[VG_ENDPOINT_STRLEN];
 
-		vg_endpoint_format(t->ep, src, sizeof(src));
-		vg_endpoint_clear_src(t->ep);
+		vg_endpoint_format(&t->ep, src, sizeof(src));
+		vg_endpoint_clear_src(&t->ep);
+		*t->result |= VG_SEND_SRC_REFUSED;
 		t->sticky_retried = true;
 		VG_STAT_ADD(b, tx_sticky_einval, 1);
 		vg_bind_log_once(b, VG_LOG_STICKY,
@@ -222,11 +224,11 @@ static int send_planned(struct tx *t, unsigned int nm)
 	return 0;
 }
 
-int vg_bind_linux_send(struct vg_bind *b, struct vg_endpoint *ep, const struct iovec *pkts,
-		       unsigned int n)
+int vg_bind_linux_send(struct vg_bind *b, const struct vg_endpoint *ep, const struct iovec *pkts,
+		       unsigned int n, unsigned int *result)
 {
 	struct linux_bind *lb = to_lb(b);
-	struct tx t = { .lb = lb, .ep = ep, .pkts = pkts, .n = n };
+	struct tx t = { .lb = lb, .ep = *ep, .pkts = pkts, .n = n, .result = result };
 	int ret;
 
 	t.idx = fam_index(vg_endpoint_family(ep));

@@ -8,9 +8,9 @@
  * leave from it, plus a route watcher that tells the layer above when the
  * cached sources may be stale.
  *
- * When to clear a peer's sticky source (DESIGN.md): on rebind, on an fwmark
- * change, on every handshake retransmission, when vg_bind_send() cleared it
- * after EINVAL, and when the route watcher says a route changed and
+ * When to clear a peer's sticky source (doc/architecture.md, "Sticky
+ * sources"): on rebind, on an fwmark change, on every handshake
+ * retransmission, when vg_bind_send() reports it refused after EINVAL, and when the route watcher says a route changed and
  * vg_route_check() finds the peer's route now leaves elsewhere.
  */
 

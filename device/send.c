@@ -24,38 +24,30 @@ static bool peer_endpoint(struct dev_peer *p, struct vg_endpoint *ep)
 	return wg_peer_get_endpoint(p->wp, ep) && vg_endpoint_family(ep);
 }
 
-/* After a send: if the bind dropped the sticky source, so does the peer. */
-static void sync_src(struct dev_peer *p, const struct vg_endpoint *before,
-		     const struct vg_endpoint *after)
+/* The bind refused the sticky source and sent without it: the peer forgets
+ * it too, and learns a new one from its next packet. */
+static void src_refused(struct dev_peer *p, int ret, unsigned int result)
 {
-	if (p && before->has_src && !after->has_src)
+	if (p && ret >= 0 && (result & VG_SEND_SRC_REFUSED))
 		wg_peer_clear_src(p->wp);
 }
 
-static int send_raw(struct worker *w, struct vg_endpoint *ep, const uint8_t *msg, size_t len)
+/* Sends a handshake message to ep (p: its peer, NULL for a cookie reply to
+ * no known peer); it is counted only once sent. */
+static void send_handshake(struct worker *w, struct dev_peer *p, const struct vg_endpoint *ep,
+			   const uint8_t *msg, size_t len)
 {
 	struct vg_bind *b = worker_bind(w);
 	struct iovec iov = { .iov_base = (void *)msg, .iov_len = len };
+	unsigned int result;
 	int ret;
 
 	if (!b || !vg_endpoint_family(ep))
-		return -ENOTCONN;
-	ret = vg_bind_send(b, ep, &iov, 1);
-	return ret < 0 ? ret : 0;
-}
-
-/* Sends a handshake message to p's endpoint; counted only once sent. */
-static void send_peer_raw(struct worker *w, struct dev_peer *p, const uint8_t *msg, size_t len)
-{
-	struct vg_endpoint ep, before;
-
-	if (!peer_endpoint(p, &ep))
 		return;
-	before = ep;
-	if (send_raw(w, &ep, msg, len))
-		return;
-	sync_src(p, &before, &ep);
-	dev_count_handshake(&w->cnt, p->cnt[w->id].v, msg[0], len, true);
+	ret = vg_bind_send(b, ep, &iov, 1, &result);
+	src_refused(p, ret, result);
+	if (ret >= 0)
+		dev_count_handshake(&w->cnt, p ? p->cnt[w->id].v : NULL, msg[0], len, true);
 }
 
 enum outer_kind { OUTER_NO, OUTER_DATAGRAM, OUTER_FRAGMENT };
@@ -164,12 +156,13 @@ static bool send_run(struct worker *w, struct dev_peer *p, uint8_t *const *bufs,
 {
 	struct device *d = w->dev;
 	unsigned int mtu = atomic_load(&d->mtu), i;
-	struct vg_endpoint ep, before;
+	struct vg_endpoint ep;
 	struct noise_keypair *kp;
 	struct wg_action act;
 	struct vg_bind *b;
 	uint64_t nonce, bytes = 0;
 	bool has_ep = peer_endpoint(p, &ep);
+	unsigned int result;
 	int ret;
 
 	if (has_ep && !keepalive) {
@@ -211,10 +204,8 @@ static bool send_run(struct worker *w, struct dev_peer *p, uint8_t *const *bufs,
 		noise_keypair_put(kp);
 		return true;
 	}
-	before = ep;
-	ret = vg_bind_send(b, &ep, w->tx_iov, n);
-	if (ret >= 0)
-		sync_src(p, &before, &ep);
+	ret = vg_bind_send(b, &ep, w->tx_iov, n, &result);
+	src_refused(p, ret, result);
 	cnt_add(&p->cnt[w->id].v[keepalive ? PC_keepalives_sent : PC_tx_packets], n);
 	cnt_add(&w->cnt.p[keepalive ? PC_keepalives_sent : PC_tx_packets], n);
 	cnt_add(&p->cnt[w->id].v[PC_tx_bytes], bytes);
@@ -340,7 +331,7 @@ static void send_staged(struct worker *w, struct dev_peer *p, bool keepalive_if_
 
 void dev_send_mbox(struct worker *w, struct mbox_item *it, uint64_t now)
 {
-	struct vg_endpoint before;
+	struct vg_endpoint ep;
 	uint8_t *bufs[1] = { w->small_buf };
 	size_t lens[1] = { 0 };
 
@@ -348,17 +339,13 @@ void dev_send_mbox(struct worker *w, struct mbox_item *it, uint64_t now)
 	case MBOX_RAW:
 		if (!it->len)
 			return;
+		/* No address: to the peer's endpoint. */
 		if (!vg_endpoint_family(&it->ep)) {
-			if (it->peer)
-				send_peer_raw(w, it->peer, it->msg, it->len);
+			if (it->peer && peer_endpoint(it->peer, &ep))
+				send_handshake(w, it->peer, &ep, it->msg, it->len);
 			return;
 		}
-		before = it->ep;
-		if (send_raw(w, &it->ep, it->msg, it->len))
-			return;
-		sync_src(it->peer, &before, &it->ep);
-		dev_count_handshake(&w->cnt, it->peer ? it->peer->cnt[w->id].v : NULL, it->msg[0],
-				    it->len, true);
+		send_handshake(w, it->peer, &it->ep, it->msg, it->len);
 		return;
 	case MBOX_KEEPALIVE:
 		if (it->peer)

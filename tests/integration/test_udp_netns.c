@@ -149,7 +149,7 @@ START_TEST(gso_eio_real)
 	batch(iov, 100, 1452, 0);
 	/* The TUN has no reader: the datagrams are dropped there, but each
 	 * must have been handed to the kernel. */
-	ck_assert_int_eq(vg_bind_send(a, &ep, iov, 100), 100);
+	ck_assert_int_eq(vg_bind_send(a, &ep, iov, 100, NULL), 100);
 	vg_bind_get_stats(a, &s);
 	ck_assert_uint_eq(s.tx_packets, 100);
 	ck_assert_uint_eq(s.tx_errors + s.tx_unreachable, 0);
@@ -162,7 +162,7 @@ START_TEST(gso_eio_real)
 		ck_assert_uint_gt(s.tx_gso_msgs, 0);
 		ck_assert_int_eq(vg_bind_offload_state(a, VG_BIND_GSO4), VG_BIND_REASON_ON);
 	}
-	ck_assert_int_eq(vg_bind_send(a, &ep, iov, 100), 100);
+	ck_assert_int_eq(vg_bind_send(a, &ep, iov, 100, NULL), 100);
 	vg_bind_get_stats(a, &s);
 	ck_assert_uint_le(s.tx_gso_eio, 1);
 	ck_assert_uint_eq(s.tx_packets, 200);
@@ -184,20 +184,20 @@ START_TEST(gso_too_big_real)
 	ck_assert_int_eq(vg_bind_open(&b, &c), 0);
 	ep = vg_test_ep("127.0.0.1", vg_bind_port(b));
 	batch(iov, 100, 1452, 0);
-	ck_assert_int_eq(vg_bind_send(a, &ep, iov, 100), 100);
+	ck_assert_int_eq(vg_bind_send(a, &ep, iov, 100, NULL), 100);
 	expect(b, 100, 1452, 0);	/* fragmented and reassembled, all there */
 	vg_bind_get_stats(a, &s);
 	ck_assert_uint_eq(s.tx_gso_emsgsize + s.tx_gso_einval, 1);
 	ck_assert_uint_eq(s.tx_gso_msgs, 0);
 	/* Remembered: the next batch of that size does not hit the error. */
-	ck_assert_int_eq(vg_bind_send(a, &ep, iov, 100), 100);
+	ck_assert_int_eq(vg_bind_send(a, &ep, iov, 100, NULL), 100);
 	expect(b, 100, 1452, 0);
 	vg_bind_get_stats(a, &s);
 	ck_assert_uint_eq(s.tx_gso_emsgsize + s.tx_gso_einval, 1);
 	/* GSO stays on for segments the path takes. */
 	ck_assert(vg_bind_offloads(a) & VG_BIND_GSO4);
 	batch(iov, 100, 1000, 500);
-	ck_assert_int_eq(vg_bind_send(a, &ep, iov, 100), 100);
+	ck_assert_int_eq(vg_bind_send(a, &ep, iov, 100, NULL), 100);
 	expect(b, 100, 1000, 500);
 	vg_bind_get_stats(a, &s);
 	ck_assert_uint_gt(s.tx_gso_msgs, 0);

@@ -58,7 +58,7 @@ START_TEST(exchange)
 		iov[i].iov_len = len;
 	}
 	ep = vg_test_ep("127.0.0.2", vg_bind_port(b));
-	ck_assert_int_eq(vg_bind_send(a, &ep, iov, 200), 200);
+	ck_assert_int_eq(vg_bind_send(a, &ep, iov, 200, NULL), 200);
 	ck_assert(readable(vg_bind_fd(b, AF_INET)));
 	while (got < 200) {
 		int n;
@@ -89,7 +89,7 @@ START_TEST(exchange)
 		struct vg_endpoint back = p[0].ep;
 
 		slots(p, 1);
-		ck_assert_int_eq(vg_bind_send(b, &back, iov, 1), 1);
+		ck_assert_int_eq(vg_bind_send(b, &back, iov, 1, NULL), 1);
 		ck_assert_int_eq(vg_bind_recv(a, AF_INET, p, 1), 1);
 		ck_assert_uint_eq(p[0].ep.dst.in4.sin_addr.s_addr, htonl(0x7f000002));
 	}
@@ -119,7 +119,7 @@ START_TEST(gro_off_and_ports)
 		iov[i].iov_len = 100;
 	}
 	ep = vg_test_ep("127.0.0.2", vg_bind_port(b));
-	ck_assert_int_eq(vg_bind_send(a, &ep, iov, 10), 10);
+	ck_assert_int_eq(vg_bind_send(a, &ep, iov, 10, NULL), 10);
 	slots(p, 10);
 	ck_assert_int_eq(vg_bind_recv(b, AF_INET, p, 10), 10);
 	vg_bind_get_stats(b, &sb);
@@ -128,10 +128,10 @@ START_TEST(gro_off_and_ports)
 	ck_assert_int_eq(vg_bind_rebind(b, vg_bind_port(a)), -EADDRINUSE);
 	ck_assert_int_eq(vg_bind_rebind(b, 0), 0);
 	ck_assert_uint_ne(vg_bind_port(b), ntohs(ep.dst.in4.sin_port));
-	ck_assert_int_eq(vg_bind_send(a, &ep, iov, 1), 1);
+	ck_assert_int_eq(vg_bind_send(a, &ep, iov, 1, NULL), 1);
 	ck_assert_int_eq(vg_bind_recv(b, AF_INET, p, 10), 0);
 	ep = vg_test_ep("127.0.0.2", vg_bind_port(b));
-	ck_assert_int_eq(vg_bind_send(a, &ep, iov, 1), 1);
+	ck_assert_int_eq(vg_bind_send(a, &ep, iov, 1, NULL), 1);
 	ck_assert_int_eq(vg_bind_recv(b, AF_INET, p, 10), 1);
 	vg_bind_close(a);
 	vg_bind_close(b);
@@ -159,7 +159,7 @@ START_TEST(group_affinity)
 	ck_assert_int_eq(vg_bind_open_mem(&cl, net, &c), 0);
 	ep = vg_test_ep("127.0.0.2", vg_bind_port(g[0]));
 	for (int k = 0; k < 5; k++)
-		ck_assert_int_eq(vg_bind_send(cl, &ep, &iov, 1), 1);
+		ck_assert_int_eq(vg_bind_send(cl, &ep, &iov, 1, NULL), 1);
 	for (int i = 0; i < 3; i++) {
 		int n;
 

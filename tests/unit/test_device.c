@@ -626,7 +626,7 @@ START_TEST(test_under_load_cookie_replies)
 	}
 	for (round = 0; round < 40 && !cookies; round++) {
 		for (i = 0; i < 8; i++)
-			ck_assert_int_eq(vg_bind_send(atk, &to, iov, 256), 256);
+			ck_assert_int_eq(vg_bind_send(atk, &to, iov, 256, NULL), 256);
 		usleep(20 * 1000);
 		for (i = 0; i < 64; i++) {
 			rx[i].data = rxbuf[i];

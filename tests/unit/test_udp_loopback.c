@@ -169,7 +169,7 @@ static void stream(struct vg_bind *a, struct vg_bind *b, int family, unsigned in
 		if (n > total - seq)
 			n = total - seq;
 		make_batch(iov, sizes, seq, n);
-		ck_assert_int_eq(vg_bind_send(a, &ep, iov, n), (int)n);
+		ck_assert_int_eq(vg_bind_send(a, &ep, iov, n, NULL), (int)n);
 		r = recv_some(b, family, got, n, rx_slots);
 		ck_assert_msg(r == n, "batch at %u: received %u of %u", seq, r, n);
 		for (unsigned int i = 0; i < n; i++) {
@@ -297,7 +297,7 @@ START_TEST(truncated_direct)
 	iov[0].iov_len = 10;
 	iov[1].iov_len = 500;
 	iov[2].iov_len = 20;
-	ck_assert_int_eq(vg_bind_send(a, &ep, iov, 3), 3);
+	ck_assert_int_eq(vg_bind_send(a, &ep, iov, 3, NULL), 3);
 	pfd.fd = vg_bind_fd(b, AF_INET);
 	pfd.events = POLLIN;
 	/* Loopback delivers in order; collect until all three were seen. */
@@ -340,7 +340,7 @@ START_TEST(sticky_reply_source)
 	char s[64];
 
 	fill(txbuf[0], 100, 7);
-	ck_assert_int_eq(vg_bind_send(a, &ep, &iov, 1), 1);
+	ck_assert_int_eq(vg_bind_send(a, &ep, &iov, 1, NULL), 1);
 	ck_assert_uint_eq(recv_some(b, AF_INET, got, 1, 1), 1);
 	ck_assert(got[0].ep.has_src);
 	inet_ntop(AF_INET, &got[0].ep.src, s, sizeof(s));
@@ -350,7 +350,7 @@ START_TEST(sticky_reply_source)
 	free_rx(got, 1);
 
 	/* Reply with the sticky source: A sees 127.0.0.2 as the sender. */
-	ck_assert_int_eq(vg_bind_send(b, &back, &iov, 1), 1);
+	ck_assert_int_eq(vg_bind_send(b, &back, &iov, 1, NULL), 1);
 	ck_assert_uint_eq(recv_some(a, AF_INET, got, 1, 1), 1);
 	inet_ntop(AF_INET, &got[0].ep.dst.in4.sin_addr, s, sizeof(s));
 	ck_assert_str_eq(s, "127.0.0.2");
@@ -359,7 +359,7 @@ START_TEST(sticky_reply_source)
 
 	/* Without it, the kernel picks 127.0.0.1: the check can fail. */
 	vg_endpoint_clear_src(&back);
-	ck_assert_int_eq(vg_bind_send(b, &back, &iov, 1), 1);
+	ck_assert_int_eq(vg_bind_send(b, &back, &iov, 1, NULL), 1);
 	ck_assert_uint_eq(recv_some(a, AF_INET, got, 1, 1), 1);
 	inet_ntop(AF_INET, &got[0].ep.dst.in4.sin_addr, s, sizeof(s));
 	ck_assert_str_eq(s, "127.0.0.1");
@@ -375,7 +375,7 @@ START_TEST(sticky_reply_source)
 			many[i].iov_base = txbuf[i];
 			many[i].iov_len = 300;
 		}
-		ck_assert_int_eq(vg_bind_send(a, &ep, many, 20), 20);
+		ck_assert_int_eq(vg_bind_send(a, &ep, many, 20, NULL), 20);
 		ck_assert_uint_eq(recv_some(b, AF_INET, g, 20, VG_BIND_BATCH), 20);
 		for (int i = 0; i < 20; i++) {
 			check_dgram(g[i].data, g[i].len, 300, (uint32_t)i);
@@ -401,13 +401,13 @@ START_TEST(sticky_v6)
 		goto out;
 	ep = vg_test_ep("::1", vg_bind_port(b));
 	fill(txbuf[0], 64, 1);
-	ck_assert_int_eq(vg_bind_send(a, &ep, &iov, 1), 1);
+	ck_assert_int_eq(vg_bind_send(a, &ep, &iov, 1, NULL), 1);
 	ck_assert_uint_eq(recv_some(b, AF_INET6, got, 1, 1), 1);
 	ck_assert(got[0].ep.has_src);
 	ck_assert_mem_eq(&got[0].ep.src.in6, &in6addr_loopback, 16);
 	ck_assert_uint_eq(got[0].ep.src_ifindex, 1);
 	/* The reply with the sticky v6 source goes through. */
-	ck_assert_int_eq(vg_bind_send(b, &got[0].ep, &iov, 1), 1);
+	ck_assert_int_eq(vg_bind_send(b, &got[0].ep, &iov, 1, NULL), 1);
 	free_rx(got, 1);
 	ck_assert_uint_eq(recv_some(a, AF_INET6, got, 1, 1), 1);
 	check_dgram(got[0].data, got[0].len, 64, 1);
@@ -428,13 +428,15 @@ START_TEST(sticky_stale_real)
 	struct iovec iov = { .iov_base = txbuf[0], .iov_len = 50 };
 	struct vg_rx_pkt got[1];
 	struct vg_bind_stats sa;
+	unsigned int result = 0;
 
 	fill(txbuf[0], 50, 3);
 	ep.has_src = true;
 	inet_pton(AF_INET, "192.0.2.77", &ep.src.in4);	/* TEST-NET-1, not ours */
 	ep.src_ifindex = 0;
-	ck_assert_int_eq(vg_bind_send(a, &ep, &iov, 1), 1);
-	ck_assert(!ep.has_src);
+	ck_assert_int_eq(vg_bind_send(a, &ep, &iov, 1, &result), 1);
+	ck_assert_uint_eq(result, VG_SEND_SRC_REFUSED);
+	ck_assert(ep.has_src);	/* the caller's endpoint is the caller's to change */
 	vg_bind_get_stats(a, &sa);
 	ck_assert_uint_eq(sa.tx_sticky_einval, 1);
 	ck_assert_uint_eq(recv_some(b, AF_INET, got, 1, 1), 1);
@@ -469,7 +471,7 @@ START_TEST(reuseport_group)
 			struct vg_endpoint ep = vg_test_ep("127.0.0.1", vg_bind_port(g[0]));
 
 			fill(txbuf[0], 40, (uint32_t)k);
-			ck_assert_int_eq(vg_bind_send(cl[k], &ep, &iov, 1), 1);
+			ck_assert_int_eq(vg_bind_send(cl[k], &ep, &iov, 1, NULL), 1);
 		}
 	}
 	/* Drain every member until all arrived (loopback delivery may lag
@@ -527,7 +529,7 @@ START_TEST(rebind)
 	ck_assert_int_eq(vg_bind_rebind(b, vg_bind_port(other)), -EADDRINUSE);
 	ck_assert_uint_eq(vg_bind_port(b), old);
 	ep = vg_test_ep("127.0.0.1", old);
-	ck_assert_int_eq(vg_bind_send(a, &ep, &iov, 1), 1);
+	ck_assert_int_eq(vg_bind_send(a, &ep, &iov, 1, NULL), 1);
 	ck_assert_uint_eq(recv_some(b, AF_INET, got, 1, 1), 1);
 	free_rx(got, 1);
 	/* The same port again is a no-op, not EADDRINUSE. */
@@ -537,7 +539,7 @@ START_TEST(rebind)
 	ck_assert_int_eq(vg_bind_rebind(b, 0), 0);
 	ck_assert_uint_ne(vg_bind_port(b), old);
 	ep = vg_test_ep("127.0.0.1", vg_bind_port(b));
-	ck_assert_int_eq(vg_bind_send(a, &ep, &iov, 1), 1);
+	ck_assert_int_eq(vg_bind_send(a, &ep, &iov, 1, NULL), 1);
 	ck_assert_uint_eq(recv_some(b, AF_INET, got, 1, 1), 1);
 	check_dgram(got[0].data, got[0].len, 10, 9);
 	free_rx(got, 1);
@@ -572,7 +574,7 @@ START_TEST(group_rebind)
 	/* The new port receives, on some member. */
 	ep = vg_test_ep("127.0.0.1", vg_bind_port(g[0]));
 	fill(txbuf[0], 10, 1);
-	ck_assert_int_eq(vg_bind_send(other, &ep, &iov, 1), 1);
+	ck_assert_int_eq(vg_bind_send(other, &ep, &iov, 1, NULL), 1);
 	for (int tries = 0; tries < 200 && !arrived; tries++) {
 		for (int i = 0; i < 3 && !arrived; i++) {
 			slots(got, 1);
@@ -599,7 +601,7 @@ START_TEST(wrong_family)
 	c.no_ipv6 = true;
 	a = open_bind(&c);
 	ck_assert_int_eq(vg_bind_fd(a, AF_INET6), -1);
-	ck_assert_int_eq(vg_bind_send(a, &ep, &iov, 1), -EAFNOSUPPORT);
+	ck_assert_int_eq(vg_bind_send(a, &ep, &iov, 1, NULL), -EAFNOSUPPORT);
 	slots(p, 1);
 	ck_assert_int_eq(vg_bind_recv(a, AF_INET6, p, 1), -EBADF);
 	ck_assert_int_eq(vg_bind_offload_state(a, VG_BIND_GSO6), VG_BIND_REASON_NO_SOCKET);
@@ -669,7 +671,7 @@ static void run_injected(struct inject *in, struct vg_bind_stats *sa, struct vg_
 			ep.src.in4.s_addr = htonl(INADDR_LOOPBACK);
 			ep.src_ifindex = 1;
 		}
-		ck_assert_int_eq(vg_bind_send(a, &ep, iov, 100), 100);
+		ck_assert_int_eq(vg_bind_send(a, &ep, iov, 100, NULL), 100);
 		ck_assert_uint_eq(recv_some(b, AF_INET, got, 100, VG_BIND_BATCH), 100);
 		for (int i = 0; i < 100; i++)
 			check_dgram(got[i].data, got[i].len, 1000, round * 100 + (uint32_t)i);
@@ -775,13 +777,13 @@ START_TEST(inject_unreachable)
 	}
 	vg_bind_set_syscalls(a, &sc);
 	/* One GSO message of 4 refused: counted, not fatal. */
-	ck_assert_int_eq(vg_bind_send(a, &ep, iov, 4), 4);
+	ck_assert_int_eq(vg_bind_send(a, &ep, iov, 4, NULL), 4);
 	vg_bind_get_stats(a, &s);
 	ck_assert_uint_eq(s.tx_unreachable, 4);
 	ck_assert_uint_eq(s.tx_packets, 0);
 	in.err = EBADF;
 	in.times = 1;
-	ck_assert_int_eq(vg_bind_send(a, &ep, iov, 4), -EBADF);
+	ck_assert_int_eq(vg_bind_send(a, &ep, iov, 4, NULL), -EBADF);
 	vg_bind_close(a);
 }
 END_TEST
@@ -850,7 +852,7 @@ START_TEST(control_bytes)
 		iov[i].iov_base = txbuf[i];
 		iov[i].iov_len = 10 + (size_t)i;
 	}
-	ck_assert_int_eq(vg_bind_send(a, &ep, iov, 10), 10);
+	ck_assert_int_eq(vg_bind_send(a, &ep, iov, 10, NULL), 10);
 	ck_assert_uint_eq(in.msgs, 10);
 	ck_assert_uint_eq(in.with_ctl, 0);
 	ck_assert(!in.bad);
@@ -867,7 +869,7 @@ START_TEST(control_bytes)
 	ep.has_src = true;
 	ep.src.in4.s_addr = htonl(INADDR_LOOPBACK);
 	ep.src_ifindex = 1;
-	ck_assert_int_eq(vg_bind_send(a, &ep, iov, 128), 128);
+	ck_assert_int_eq(vg_bind_send(a, &ep, iov, 128, NULL), 128);
 	ck_assert_uint_eq(in.msgs, 2);
 	ck_assert_uint_eq(in.with_pktinfo, 2);
 	ck_assert_uint_eq(in.with_gso, 2);

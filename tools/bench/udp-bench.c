@@ -81,7 +81,7 @@ static void *sender(void *arg)
 					r->sent++;
 				r->tx_calls++;
 			}
-		} else if (vg_bind_send(r->tx, &ep, iov, BATCH) == BATCH) {
+		} else if (vg_bind_send(r->tx, &ep, iov, BATCH, NULL) == BATCH) {
 			r->sent += BATCH;
 		}
 	}
