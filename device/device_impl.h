@@ -98,6 +98,7 @@ struct worker {
 	atomic_uint_fast64_t mbox_dropped;	/* pushes refused: mailbox full */
 	unsigned int bind_gen;	/* the generation registered in epfd */
 	int reg_fd[2];		/* bind fds registered in epfd */
+	unsigned int udp_pending;	/* 1 IPv4, 2 IPv6: datagrams left in scratch */
 
 	/* TUN → UDP */
 	uint8_t *tx_mem;

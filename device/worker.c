@@ -191,13 +191,23 @@ static void worker_tun(struct worker *w, uint64_t now)
 	}
 }
 
+/*
+ * Up to a budget of batches from one socket.  A GRO batch may leave
+ * datagrams in the bind's scratch when the budget runs out, and epoll
+ * cannot see them: the family is then marked, and the loop comes back to
+ * it without sleeping.
+ */
 static void worker_udp(struct worker *w, int family, uint64_t now)
 {
+	unsigned int bit = family == AF_INET ? 1 : 2;
 	int i;
 
+	w->udp_pending &= ~bit;
 	for (i = 0; i < WORKER_BUDGET; i++)
 		if (dev_recv_batch(w, family, now) <= 0)
 			return;
+	if (w->dev->binds_open && vg_bind_pending(w->dev->binds[w->id], family))
+		w->udp_pending |= bit;
 }
 
 /*
@@ -230,16 +240,22 @@ static void *worker_main(void *arg)
 
 	snprintf(who, sizeof(who), "queue %u", w->id);
 	while (!atomic_load(&d->stopping)) {
-		n = dev_epoll_wait(d, who, w->epfd, evs, 8, -1);
+		n = dev_epoll_wait(d, who, w->epfd, evs, 8, w->udp_pending ? 0 : -1);
 		if (n < 0)
 			break;
 		if (atomic_load(&d->stopping))
 			break;
 		pthread_rwlock_rdlock(&d->cfg_lock);
 		gen = atomic_load(&d->bind_gen);
-		if (gen != w->bind_gen)
+		if (gen != w->bind_gen) {
 			worker_rebind(w, gen);
+			w->udp_pending = 0;
+		}
 		now = dev_now(d);
+		if (w->udp_pending & 1)
+			worker_udp(w, AF_INET, now);
+		if (w->udp_pending & 2)
+			worker_udp(w, AF_INET6, now);
 		for (i = 0; i < n; i++) {
 			switch (evs[i].data.u64) {
 			case EV_TUN:
