@@ -30,10 +30,12 @@ enum {
 	DC_MAX
 };
 
-/* Counter slots: one per worker, then the handshake and control threads. */
-#define SLOT_HANDSHAKE DEVICE_MAX_QUEUES
-#define SLOT_CONTROL (DEVICE_MAX_QUEUES + 1)
-#define SLOTS (DEVICE_MAX_QUEUES + 2)
+/* Counter slots: one per worker (its id), then the handshake and control
+ * threads', DEV_SLOTS(d) in all.  SLOT_HANDSHAKE and SLOT_CONTROL are the
+ * slots of the device `d` in scope. */
+#define DEV_SLOTS(d) ((d)->nworkers + 2)
+#define SLOT_HANDSHAKE (d->nworkers)
+#define SLOT_CONTROL (d->nworkers + 1)
 
 struct pcounters {
 	uint64_t v[PC_MAX];
@@ -54,7 +56,8 @@ struct dev_peer {
 	struct wg_peer *wp;
 	uint8_t pub[NOISE_PUBLIC_KEY_LEN];
 	uint64_t sync_gen;	/* the last set that found it in the store */
-	struct pcounters cnt[SLOTS];
+	unsigned int nslots;	/* DEV_SLOTS() of its device */
+	struct pcounters cnt[];
 };
 
 /* The allowed-IPs table (device/allowedips.h) is rebuilt by every set and
@@ -138,7 +141,7 @@ struct device {
 	struct device_options opts;
 	struct tun *tun;
 	unsigned int nworkers;
-	struct worker workers[DEVICE_MAX_QUEUES];
+	struct worker *workers;	/* nworkers of them */
 
 	/* Readers: workers per batch, the handshake thread per message, the
 	 * control thread's timers and get.  Writer: set, link up/down. */
@@ -148,7 +151,7 @@ struct device {
 	struct uapi_store store;
 	uint64_t sync_gen;	/* sync_runtime()'s mark-and-sweep */
 	struct allowedips *rt;
-	struct vg_bind *binds[DEVICE_MAX_QUEUES];
+	struct vg_bind **binds;	/* nworkers of them */
 	bool binds_open;
 	atomic_uint bind_gen;
 	bool link_up;
