@@ -38,10 +38,10 @@ static int hook_bind_port(void *arg, uint16_t *port)
 		/* The in-memory network cannot rebind: reopen instead. */
 		struct vg_bind *old[DEVICE_MAX_QUEUES];
 
-		memcpy(old, d->binds, sizeof(old));
+		memcpy(old, d->binds, d->nworkers * sizeof(*old));
 		ret = dev_open_binds(d, *port);
 		if (ret) {
-			memcpy(d->binds, old, sizeof(old));
+			memcpy(d->binds, old, d->nworkers * sizeof(*old));
 			return ret;
 		}
 		vg_bind_group_close(old, d->nworkers);
@@ -149,11 +149,16 @@ static struct dev_peer *sync_peer(struct device *d, const struct uapi_store_peer
 	bool fresh = false;
 
 	if (!wp) {
-		p = calloc(1, sizeof(*p));
+		/* One counter set per slot, each on its own cache lines. */
+		size_t size = sizeof(*p) + DEV_SLOTS(d) * sizeof(p->cnt[0]);
+
+		p = aligned_alloc(_Alignof(struct dev_peer), size);
 		if (!p) {
 			*err = -ENOMEM;
 			return NULL;
 		}
+		memset(p, 0, size);
+		p->nslots = DEV_SLOTS(d);
 		wp = wg_peer_new(&d->proto, sp->public_key, err);
 		if (!wp) {
 			free(p);

@@ -155,7 +155,6 @@ void dev_link_down(struct device *d)
 	if (!d->binds_open)
 		return;
 	vg_bind_group_close(d->binds, d->nworkers);
-	memset(d->binds, 0, sizeof(d->binds));
 	d->binds_open = false;
 	d->port = 0;
 	atomic_fetch_add(&d->bind_gen, 1);
@@ -191,6 +190,40 @@ static bool dev_ratelimit(void *ctx, const struct vg_endpoint *src, uint64_t now
 	return ratelimiter_allow(ctx, AF_INET, &src->dst.in4.sin_addr);
 }
 
+/* The device with its per-queue arrays, sized by the TUN's queue count. */
+static struct device *dev_alloc(struct tun *tun)
+{
+	unsigned int i, n = tun_queues(tun);
+	struct device *d;
+	size_t wsize;
+
+	if (n > DEVICE_MAX_QUEUES)
+		n = DEVICE_MAX_QUEUES;
+	if (!n)
+		n = 1;
+	d = calloc(1, sizeof(*d));
+	if (!d)
+		return NULL;
+	d->nworkers = n;
+	/* Each worker's counters on their own cache lines. */
+	wsize = n * sizeof(*d->workers);
+	d->workers = aligned_alloc(_Alignof(struct worker), wsize);
+	d->binds = calloc(n, sizeof(*d->binds));
+	if (!d->workers || !d->binds) {
+		free(d->workers);
+		free(d->binds);
+		free(d);
+		return NULL;
+	}
+	memset(d->workers, 0, wsize);
+	/* device_free() may meet workers dev_worker_init() never reached. */
+	for (i = 0; i < n; i++) {
+		d->workers[i].mbox_fd = -1;
+		d->workers[i].epfd = -1;
+	}
+	return d;
+}
+
 int device_new(struct device **out, struct tun *tun, const struct device_options *o)
 {
 	pthread_rwlockattr_t attr;
@@ -199,7 +232,7 @@ int device_new(struct device **out, struct tun *tun, const struct device_options
 	int ret, mtu;
 
 	*out = NULL;
-	d = calloc(1, sizeof(*d));
+	d = dev_alloc(tun);
 	if (!d) {
 		tun_close(tun);
 		return -ENOMEM;
@@ -210,11 +243,6 @@ int device_new(struct device **out, struct tun *tun, const struct device_options
 	d->stop_fd = -1;
 	d->wake_fd = -1;
 	d->ctl_epfd = -1;
-	d->nworkers = tun_queues(tun);
-	if (d->nworkers > DEVICE_MAX_QUEUES)
-		d->nworkers = DEVICE_MAX_QUEUES;
-	if (!d->nworkers)
-		d->nworkers = 1;
 	mtu = tun_mtu(tun);
 	atomic_store(&d->mtu, mtu > 0 ? (unsigned int)mtu : TUN_DEFAULT_MTU);
 	/* Writers (set, link changes) must not starve behind busy workers. */
@@ -349,5 +377,7 @@ void device_free(struct device *d)
 		close(d->ctl_epfd);
 	free(d->hs_queue);
 	pthread_rwlock_destroy(&d->cfg_lock);
+	free(d->workers);
+	free(d->binds);
 	free(d);
 }

@@ -31,7 +31,8 @@
 #include "device/uapi.h"
 #include "tun/tun.h"
 
-#define DEVICE_MAX_QUEUES 8
+/* The multi-queue TUN's limit; per-queue state is sized by the real count. */
+#define DEVICE_MAX_QUEUES TUN_MAX_QUEUES
 
 enum device_log_level {
 	DEVICE_LOG_SILENT = 0,
@@ -43,7 +44,7 @@ struct epoll_event;
 struct vg_memnet;
 
 struct device_options {
-	unsigned int queues;	/* 0: the number of CPUs, at most 8 */
+	unsigned int queues;	/* 0: one per online CPU, at most DEVICE_MAX_QUEUES */
 	bool no_udp_gso;	/* never send with UDP_SEGMENT */
 	bool no_udp_gro_rx;	/* never receive with UDP_GRO */
 	int log_level;		/* enum device_log_level */
@@ -69,7 +70,8 @@ struct device_options {
 void device_options_init(struct device_options *o);
 /* VGUARD_NO_UDP_GSO, VGUARD_NO_UDP_GRO_RX (same truth rules as the TUN's). */
 void device_options_from_env(struct device_options *o);
-/* The queue count to open the TUN with: o->queues or the CPU count, 1..8. */
+/* The queue count to open the TUN with: o->queues or the online CPU count,
+ * 1..DEVICE_MAX_QUEUES. */
 unsigned int device_queues(const struct device_options *o);
 
 enum device_exit {

@@ -30,10 +30,10 @@ enum {
 	DC_MAX
 };
 
-/* Counter slots: one per worker, then the handshake and control threads. */
-#define SLOT_HANDSHAKE DEVICE_MAX_QUEUES
-#define SLOT_CONTROL (DEVICE_MAX_QUEUES + 1)
-#define SLOTS (DEVICE_MAX_QUEUES + 2)
+/* A peer's counter slots: one per worker (its id), then the handshake
+ * thread's; the control thread counts nothing per peer. */
+#define DEV_SLOTS(d) ((d)->nworkers + 1)
+#define SLOT_HANDSHAKE(d) ((d)->nworkers)
 
 struct pcounters {
 	uint64_t v[PC_MAX];
@@ -55,7 +55,8 @@ struct dev_peer {
 	uint8_t pub[NOISE_PUBLIC_KEY_LEN];
 	uint64_t sync_gen;	/* the last set that found it in the store */
 	uint64_t loop_at;	/* when its own outer datagram last came back */
-	struct pcounters cnt[SLOTS];
+	unsigned int nslots;	/* DEV_SLOTS() of its device */
+	struct pcounters cnt[];
 };
 
 /* The allowed-IPs table (device/allowedips.h) is rebuilt by every set and
@@ -143,7 +144,7 @@ struct device {
 	struct device_options opts;
 	struct tun *tun;
 	unsigned int nworkers;
-	struct worker workers[DEVICE_MAX_QUEUES];
+	struct worker *workers;	/* nworkers of them */
 
 	/* Readers: workers per batch, the handshake thread per message, the
 	 * control thread's timers and get.  Writer: set, link up/down. */
@@ -153,7 +154,7 @@ struct device {
 	struct uapi_store store;
 	uint64_t sync_gen;	/* sync_runtime()'s mark-and-sweep */
 	struct allowedips *rt;
-	struct vg_bind *binds[DEVICE_MAX_QUEUES];
+	struct vg_bind **binds;	/* nworkers of them */
 	bool binds_open;
 	atomic_uint bind_gen;
 	bool link_up;

@@ -41,7 +41,7 @@ static void handle_one(struct device *d, struct hs_item *it, size_t qlen)
 	if (!ret) {
 		struct dev_peer *p = dev_peer_of(act.peer);
 
-		dev_count_handshake(&d->hs_cnt, p ? p->cnt[SLOT_HANDSHAKE].v : NULL, it->msg[0],
+		dev_count_handshake(&d->hs_cnt, p ? p->cnt[SLOT_HANDSHAKE(d)].v : NULL, it->msg[0],
 				    it->len, false);
 	}
 	/* The reply leaves by the socket the message came in on; it is

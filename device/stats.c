@@ -52,7 +52,7 @@ void dev_peer_bytes(const struct dev_peer *p, uint64_t *rx, uint64_t *tx)
 	unsigned int k;
 
 	*rx = *tx = 0;
-	for (k = 0; k < SLOTS; k++) {
+	for (k = 0; k < p->nslots; k++) {
 		*rx += __atomic_load_n(&p->cnt[k].v[PC_rx_bytes], __ATOMIC_RELAXED);
 		*tx += __atomic_load_n(&p->cnt[k].v[PC_tx_bytes], __ATOMIC_RELAXED);
 	}
@@ -190,7 +190,7 @@ int dev_stats(void *ctx, struct uapi_emitter *em)
 		struct dev_peer *p = dev_peer_of(wp);
 		uint64_t v[PC_MAX] = { 0 };
 
-		for (k = 0; k < SLOTS; k++)
+		for (k = 0; k < p->nslots; k++)
 			for (i = 0; i < PC_MAX; i++)
 				v[i] += __atomic_load_n(&p->cnt[k].v[i], __ATOMIC_RELAXED);
 		memset(&ps, 0, sizeof(ps));

@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -105,7 +106,7 @@ static void usage(FILE *f)
 	      "\n"
 	      "Options:\n"
 	      "  -f, --foreground  stay in the foreground\n"
-	      "  --queues N        TUN queues and workers, 1..8 (default: CPUs, at most 8)\n"
+	      "  --queues N        TUN queues and workers, 1..256 (default: one per CPU)\n"
 	      "  --no-tso          no TCP super-packets from the TUN      (VGUARD_NO_TSO=1)\n"
 	      "  --no-uso          no UDP super-packets from the TUN      (VGUARD_NO_USO=1)\n"
 	      "  --no-tcp-gro      no coalesced TCP writes to the TUN     (VGUARD_NO_TCP_GRO=1)\n"
@@ -519,6 +520,23 @@ static int serve_uapi(struct device *dev, int fd)
 	return ret;
 }
 
+/*
+ * Each queue holds five fds (its TUN queue, a UDP socket pair, an epoll and
+ * a mailbox eventfd): a few hundred queues need more than the usual soft
+ * limit of 1024, so it is raised toward the hard limit when they do.
+ */
+static void raise_nofile(unsigned int queues)
+{
+	rlim_t need = (rlim_t)queues * 5 + 64;
+	struct rlimit r;
+
+	if (getrlimit(RLIMIT_NOFILE, &r) || r.rlim_cur >= need)
+		return;
+	r.rlim_cur = r.rlim_max < need ? r.rlim_max : need;
+	if (setrlimit(RLIMIT_NOFILE, &r))
+		logf_at(LOG_VERBOSE, "cannot raise the open file limit: %s", strerror(errno));
+}
+
 static int setup(struct device **dev, const struct options *o)
 {
 	struct device_options dopt;
@@ -532,6 +550,7 @@ static int setup(struct device **dev, const struct options *o)
 			return early_fd;
 	}
 	device_opts(&dopt, o);
+	raise_nofile(device_queues(&dopt));
 	ret = open_tun(&tun, o, device_queues(&dopt));
 	if (ret)
 		goto fail;

@@ -28,7 +28,7 @@
  */
 
 #define TUN_DEFAULT_MTU 1420
-#define TUN_MAX_QUEUES 16
+#define TUN_MAX_QUEUES 256	/* the kernel's MAX_TAP_QUEUES */
 #define TUN_MAX_BATCH 128	/* packets per read or write batch */
 #define TUN_MAX_PACKET 65535	/* bytes after the head room */
 #define TUN_MIN_HEADROOM 10	/* VNET_HDR_LEN */

@@ -30,7 +30,7 @@ struct bridge_dir {
 struct tun_bridge {
 	int stop_fd;
 	unsigned int ndirs;
-	struct bridge_dir dirs[2 * TUN_MAX_QUEUES];
+	struct bridge_dir dirs[];	/* two per queue */
 };
 
 static void flush(struct bridge_dir *d, size_t n)
@@ -99,7 +99,7 @@ int tun_bridge_start(struct tun_bridge **out, struct tun *a, struct tun *b)
 {
 	const size_t cap = BRIDGE_HEAD + TUN_MAX_PACKET;
 	unsigned int nq = tun_queues(a) < tun_queues(b) ? tun_queues(a) : tun_queues(b);
-	struct tun_bridge *br = calloc(1, sizeof(*br));
+	struct tun_bridge *br = calloc(1, sizeof(*br) + 2 * nq * sizeof(br->dirs[0]));
 	unsigned int i, j;
 	int ret;
 

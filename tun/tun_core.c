@@ -96,7 +96,7 @@ struct tun *tun_core_alloc(const struct tun_ops *ops, unsigned int nqueues,
 
 	if (nqueues == 0 || nqueues > TUN_MAX_QUEUES)
 		return NULL;
-	t = calloc(1, sizeof(*t));
+	t = calloc(1, sizeof(*t) + nqueues * sizeof(t->q[0]));
 	if (!t)
 		return NULL;
 	t->ops = ops;

@@ -39,7 +39,6 @@ struct tun {
 	char name[IFNAMSIZ];
 	int ifindex;
 	unsigned int nqueues;
-	struct tun_queue q[TUN_MAX_QUEUES];
 	int event_fd;
 	bool vnet_hdr;
 	unsigned int requested;
@@ -55,6 +54,7 @@ struct tun {
 	void (*log)(void *ctx, const char *msg);
 	void *log_ctx;
 	void *priv;
+	struct tun_queue q[];		/* nqueues of them */
 };
 
 /* Allocates a device with nqueues queues (fds set to -1). */

@@ -96,7 +96,8 @@ grep -q '^Usage: vguard' "$tmp/err" || fail "usage after the reason"
 expect_exit 2 "unknown option" "$VGUARD" --bogus "$IF"
 expect_exit 2 "two interfaces" "$VGUARD" a b
 expect_exit 2 "--queues 0" "$VGUARD" --queues 0 "$IF"
-expect_exit 2 "--queues 9" "$VGUARD" --queues=9 "$IF"
+expect_exit 2 "--queues 257" "$VGUARD" --queues=257 "$IF"
+grep -q 'from 1 to 256' "$tmp/err" || fail "--queues 257: $(head -n 1 "$tmp/err")"
 expect_exit 2 "--queues without a value" "$VGUARD" "$IF" --queues
 expect_exit 2 "name too long" "$VGUARD" abcdefghijklmnopq
 
@@ -142,6 +143,27 @@ wait_gone "$pid" 5 || fail "daemon still running after socket deletion"
 sleep 0.2
 in_ns ip link show "$IF" >/dev/null 2>&1 && fail "interface left after exit"
 ok "socket deletion stops the daemon and removes the interface"
+
+# ---- more queues than the CPUs: the kernel's TUN gets every one ----
+expect_exit 0 "--queues 16" in_ns "$VGUARD" --queues 16 "$IF"
+pid=$(daemon_pid "$IF")
+[ -n "$pid" ] || fail "--queues 16: no background process"
+pids+=("$pid")
+# The background process attaches the queues after the command returns.
+for _ in $(seq 1 50); do
+	nq=$(in_ns ls "/sys/class/net/$IF/queues" | grep -c '^rx-')
+	[ "$nq" -eq 16 ] && break
+	sleep 0.1
+done
+[ "$nq" -eq 16 ] || fail "--queues 16: the TUN has $nq queues"
+nfd=$(grep -lx "iff:[[:space:]]*$IF" /proc/"$pid"/fdinfo/* 2>/dev/null | wc -l)
+[ "$nfd" -eq 16 ] || fail "--queues 16: the daemon holds $nfd TUN fds"
+uapi "$IF" 'get=1\n\n' | grep -qx 'errno=0' || fail "--queues 16: not serving"
+rm -f "$SOCKDIR/$IF.sock"
+wait_gone "$pid" 5 || fail "--queues 16: daemon still running after socket deletion"
+sleep 0.2
+in_ns ip link show "$IF" >/dev/null 2>&1 && fail "--queues 16: interface left after exit"
+ok "--queues 16: the TUN has 16 queues, one fd each in the daemon"
 
 # ---- WG_TUN_FD / WG_UAPI_FD: the caller's TUN and socket are used ----
 in_ns python3 - "$VGUARD" "$IF" "$SOCKDIR/$IF.sock" <<'PY' || fail "passed fds: vguard failed"

@@ -1035,18 +1035,94 @@ START_TEST(test_many_peers_replace)
 }
 END_TEST
 
+/* More queues than CPUs is allowed: the count is the caller's, up to the
+ * TUN's limit, not capped at some small number. */
+START_TEST(test_device_queues)
+{
+	struct device_options o;
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+
+	device_options_init(&o);
+	o.queues = 200;
+	ck_assert_uint_eq(device_queues(&o), 200);
+	o.queues = DEVICE_MAX_QUEUES + 1;
+	ck_assert_uint_eq(device_queues(&o), DEVICE_MAX_QUEUES);
+	o.queues = 0;
+	ck_assert_uint_eq(device_queues(&o),
+			  cpus < 1 ? 1 : cpus > DEVICE_MAX_QUEUES ? DEVICE_MAX_QUEUES : cpus);
+}
+END_TEST
+
+static void setup_many(void)
+{
+	setup(false, false, 16);
+}
+
+/* Each of A's 16 workers sends from its own TUN queue, so the peer's
+ * counters are spread over 16 worker slots: get and stats sum them all. */
+START_TEST(test_many_queues_counted)
+{
+	static uint8_t frame[VNET_HDR_LEN + 2048], got[70000];
+	struct pkt_spec sp = pkt_default(false, PKT_UDP, 100, 0);
+	struct vnet_hdr zero = { 0 };
+	const unsigned int nq = 16;
+	char *sa, *sb, *g;
+	const char *pa, *pb;
+	unsigned int q, seen = 0;
+	size_t len = 0;
+
+	ck_assert_uint_eq(tun_queues(A.tun), nq);
+	roundtrip(&A, &B, false, PKT_UDP, 10, 1, 2);	/* session up */
+	vnet_hdr_encode(frame, &zero);
+	for (q = 0; q < nq; q++) {
+		sp.src = 1;
+		sp.dst = 2;
+		sp.sport = (uint16_t)(1000 + q);
+		len = pkt_build(frame + VNET_HDR_LEN, &sp);
+		ck_assert_int_eq(tun_mem_inject(A.tun, q, frame, VNET_HDR_LEN + len), 0);
+	}
+	while (seen < nq && take(&B, got, sizeof(got)) == (ssize_t)(VNET_HDR_LEN + len))
+		seen++;
+	ck_assert_uint_eq(seen, nq);
+
+	sa = uapi_call(A.dev, "stats=1\n\n");
+	sb = uapi_call(B.dev, "stats=1\n\n");
+	g = uapi_call(A.dev, "get=1\n\n");
+	pa = strstr(sa, "\npublic_key=");
+	pb = strstr(sb, "\npublic_key=");
+	ck_assert_msg(pa && pb, "%s%s", sa, sb);
+	ck_assert_uint_eq(stat_of(sa, "tx_packets"), 1 + nq);
+	ck_assert_uint_eq(stat_of(pa, "tx_packets"), 1 + nq);
+	ck_assert_uint_eq(stat_of(sb, "rx_packets"), 1 + nq);
+	ck_assert_uint_eq(stat_of(pb, "rx_packets"), 1 + nq);
+	/* One peer: the device's sums are the peer's, and get agrees. */
+	ck_assert_uint_eq(stat_of(pa, "tx_bytes"), stat_of(sa, "tx_bytes"));
+	ck_assert_uint_eq(stat_of(pa, "rx_bytes"), stat_of(sa, "rx_bytes"));
+	ck_assert_uint_eq(stat_of(pb, "rx_bytes"), stat_of(sb, "rx_bytes"));
+	ck_assert_uint_eq(stat_of(g, "tx_bytes"), stat_of(pa, "tx_bytes"));
+	ck_assert_uint_eq(stat_of(g, "rx_bytes"), stat_of(pa, "rx_bytes"));
+	ck_assert_uint_gt(stat_of(pa, "tx_bytes"), nq * len);
+	free(sa);
+	free(sb);
+	free(g);
+	roundtrip(&B, &A, false, PKT_UDP, 12, 2, 1);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("device");
 	TCase *tc = tcase_create("offloads on");
 	TCase *mixed = tcase_create("offloads mixed, 2 queues");
 	TCase *off = tcase_create("offloads off");
+	TCase *many = tcase_create("16 queues");
 
 	/* Crossing initiations settle after REKEY_TIMEOUT (5 s): more than
 	 * Check's default 4 s per test. */
 	tcase_set_timeout(tc, 60);
 	tcase_set_timeout(mixed, 60);
 	tcase_set_timeout(off, 60);
+	tcase_set_timeout(many, 60);
 	tcase_add_checked_fixture(tc, setup_on, teardown);
 	tcase_add_test(tc, test_handshake_and_data_both_ways);
 	tcase_add_test(tc, test_staged_burst_flushed);
@@ -1080,6 +1156,12 @@ static Suite *suite(void)
 	tcase_add_test(off, test_handshake_and_data_both_ways);
 	tcase_add_test(off, test_staged_burst_flushed);
 	suite_add_tcase(s, off);
+
+	tcase_add_checked_fixture(many, setup_many, teardown);
+	tcase_add_test(many, test_device_queues);
+	tcase_add_test(many, test_handshake_and_data_both_ways);
+	tcase_add_test(many, test_many_queues_counted);
+	suite_add_tcase(s, many);
 	return s;
 }
 
