@@ -102,10 +102,13 @@ expect_exit 2 "--queues without a value" "$VGUARD" "$IF" --queues
 expect_exit 2 "name too long" "$VGUARD" abcdefghijklmnopq
 
 # ---- background start: everything exists when the command returns ----
+# The directory's mode is ours to check only if the daemon makes it (an
+# administrator or wg-quick may have made it 0700 before).
+made_dir=true; [ -d "$SOCKDIR" ] && made_dir=false
 expect_exit 0 "background start" in_ns "$VGUARD" --queues 2 "$IF"
 [ -S "$SOCKDIR/$IF.sock" ] || fail "no socket right after return"
 [ "$(stat -c %a "$SOCKDIR/$IF.sock")" = 700 ] || fail "socket mode $(stat -c %a "$SOCKDIR/$IF.sock")"
-[ "$(stat -c %a "$SOCKDIR")" = 755 ] || fail "socket dir mode $(stat -c %a "$SOCKDIR")"
+! $made_dir || [ "$(stat -c %a "$SOCKDIR")" = 755 ] || fail "socket dir mode $(stat -c %a "$SOCKDIR")"
 in_ns ip link show "$IF" >/dev/null || fail "no interface right after return"
 ok "socket (0700 in a 0755 dir) and interface exist on return"
 pid=$(daemon_pid "$IF")
