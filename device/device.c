@@ -148,10 +148,27 @@ int dev_link_up(struct device *d)
 	return 0;
 }
 
-/* cfg_lock held for writing. */
+/*
+ * cfg_lock held for writing, so no worker is inside a batch or holds a
+ * keypair.  Every peer starts afresh, as in the kernel and wireguard-go,
+ * and nothing queued before the link went down acts after it: handshake
+ * messages still waiting (the kernel purges them too) and what other
+ * threads handed the workers for a peer, which would start a handshake
+ * on a link that is down.
+ */
 void dev_link_down(struct device *d)
 {
+	struct wg_peer *wp;
+	uint64_t now = dev_now(d);
+
 	d->link_up = false;
+	pthread_mutex_lock(&d->hs_lock);
+	d->hs_count = 0;
+	pthread_mutex_unlock(&d->hs_lock);
+	for (wp = d->proto.peers; wp; wp = wp->next) {
+		dev_mbox_purge_peer(d, dev_peer_of(wp));
+		wg_peer_reset(wp, now);
+	}
 	if (!d->binds_open)
 		return;
 	vg_bind_group_close(d->binds, d->nworkers);

@@ -251,6 +251,17 @@ void wg_peer_remove(struct wg_peer *peer)
 	free(peer);
 }
 
+void wg_peer_reset(struct wg_peer *peer, uint64_t now)
+{
+	pthread_mutex_lock(&peer->lock);
+	wg_peer_zero_keys_locked(peer);
+	wg_peer_staged_flush_locked(peer);
+	wg_timers_init(&peer->timers);
+	if (atomic_load(&peer->persistent_keepalive))
+		wg_timers_arm(peer, &peer->timers.persistent_keepalive, now);
+	pthread_mutex_unlock(&peer->lock);
+}
+
 void wg_peer_set_psk(struct wg_peer *peer, const uint8_t *psk)
 {
 	pthread_mutex_lock(&peer->lock);

@@ -232,6 +232,17 @@ void wg_peer_received_data(struct wg_peer *peer, struct noise_keypair *kp,
 			   struct wg_action *act);
 /* Wipe every keypair and the handshake (zero-key timer, key change). */
 void wg_peer_zero_keys(struct wg_peer *peer);
+/*
+ * Link down: the peer starts afresh, as the kernel and wireguard-go stop a
+ * peer.  The handshake and every keypair are wiped, staged packets dropped
+ * (counted, like any other that entered the tunnel and never left) and the
+ * timers set as a new peer's: none armed but a persistent keepalive, due
+ * at now so that one goes out as soon as timers run again.  Configuration
+ * (keys, endpoint, keepalive interval), the replay guard against old
+ * initiations and the last handshake time stay.  Meant for when no data
+ * path is inside a call for this peer.
+ */
+void wg_peer_reset(struct wg_peer *peer, uint64_t now);
 bool wg_peer_has_current(struct wg_peer *peer);
 
 /*

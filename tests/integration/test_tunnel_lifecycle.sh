@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Lifecycle (issue 6, item 8): restarting one end in the middle of a
-# transfer recovers with a new handshake; `ip link del` and deleting the
-# UAPI socket each make the daemon exit 0.
+# Lifecycle (issue 6, item 8): link down and up starts a new session;
+# restarting one end in the middle of a transfer recovers with a new
+# handshake; `ip link del` and deleting the UAPI socket each make the
+# daemon exit 0.
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/lib.sh"
 source "$here/tunnel_lib.sh"
@@ -10,6 +11,17 @@ require_cmd ip wg python3
 require_dataplane
 tunnel_up vguard wg
 wait_ping "$NS_A" 10.78.0.2 || fail "no ping"
+
+# Link down drops every session, as in the kernel: after up, A's next
+# packet starts a fresh handshake, then data flows both ways again.
+hs0=$(stat_of "$NS_A" "$IF_A" handshake_initiations_sent)
+in_a ip link set "$IF_A" down
+in_a ip link set "$IF_A" up
+wait_ping "$NS_A" 10.78.0.2 || fail "no ping after link down and up"
+hs1=$(stat_of "$NS_A" "$IF_A" handshake_initiations_sent)
+[ "$hs1" -gt "$hs0" ] || fail "no new handshake after link down and up ($hs0 -> $hs1)"
+wait_ping "$NS_B" 10.78.0.1 || fail "no ping from B after A's link down and up"
+log "link down and up: new handshake ($hs0 -> $hs1 initiations), ping both ways"
 
 # Restart B while A sends to it; TCP rides out the gap.
 transfer_check "$NS_A" "$NS_B" 10.78.0.2 100 &

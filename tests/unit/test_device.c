@@ -443,7 +443,8 @@ static void wait_port(struct side *s, bool up)
 }
 
 /* Link down closes the sockets, up reopens them on the same port; the
- * session survives. */
+ * session does not survive (test_link_down_fresh_session): B, back up,
+ * starts a new handshake with its first packet. */
 START_TEST(test_link_down_up)
 {
 	struct tun_event down = { .type = TUN_EVENT_DOWN }, up = { .type = TUN_EVENT_UP };
@@ -455,6 +456,7 @@ START_TEST(test_link_down_up)
 	ck_assert_int_eq(tun_mem_push_event(B.tun, &up), 0);
 	wait_port(&B, true);
 	ck_assert_uint_eq(device_port(B.dev), PORT_B);
+	roundtrip(&B, &A, false, PKT_UDP, 25, 2, 1);
 	roundtrip(&A, &B, false, PKT_UDP, 20, 1, 2);
 	/* Down, the port taken by someone else, up: no sockets; a new port
 	 * through the UAPI then opens them. */
@@ -473,9 +475,10 @@ START_TEST(test_link_down_up)
 		ck_assert_uint_eq(device_port(B.dev), PORT_B);
 	}
 	roundtrip(&B, &A, false, PKT_UDP, 30, 2, 1);
+	/* A's first, then one of B's after each link up. */
 	g = uapi_call(B.dev, "stats=1\n\n");
-	ck_assert_uint_eq(stat_of(g, "handshake_initiations_received") +
-			  stat_of(g, "handshake_initiations_sent"), 1);
+	ck_assert_uint_eq(stat_of(g, "handshake_initiations_received"), 1);
+	ck_assert_uint_eq(stat_of(g, "handshake_initiations_sent"), 2);
 	free(g);
 }
 END_TEST
@@ -955,6 +958,131 @@ START_TEST(test_link_down_no_protocol)
 }
 END_TEST
 
+/* The last handshake time `get` reports, as "sec.nsec". */
+static void last_handshake(struct side *s, char *out, size_t len)
+{
+	char *g = uapi_call(s->dev, "get=1\n\n");
+
+	snprintf(out, len, "%llu.%llu",
+		 (unsigned long long)stat_of(g, "last_handshake_time_sec"),
+		 (unsigned long long)stat_of(g, "last_handshake_time_nsec"));
+	free(g);
+}
+
+/* As in the kernel and wireguard-go, link down drops every session: after
+ * link up the first packet waits for a new handshake, then data flows both
+ * ways.  `get` keeps reporting the last handshake time while the link is
+ * down and after it is up again, until a new handshake replaces it. */
+START_TEST(test_link_down_fresh_session)
+{
+	struct tun_event down = { .type = TUN_EVENT_DOWN }, up = { .type = TUN_EVENT_UP };
+	char before[48], during[48], after[48];
+
+	roundtrip(&A, &B, false, PKT_UDP, 10, 1, 2);
+	roundtrip(&B, &A, false, PKT_UDP, 10, 2, 1);
+	ck_assert_uint_eq(stat_now(&A, "handshake_initiations_sent"), 1);
+	last_handshake(&A, before, sizeof(before));
+	ck_assert_str_ne(before, "0.0");
+	usleep(40 * 1000);	/* TAI64N timestamps have ~17 ms steps */
+
+	ck_assert_int_eq(tun_mem_push_event(A.tun, &down), 0);
+	wait_port(&A, false);
+	last_handshake(&A, during, sizeof(during));
+	ck_assert_str_eq(during, before);
+	ck_assert_int_eq(tun_mem_push_event(A.tun, &up), 0);
+	wait_port(&A, true);
+	last_handshake(&A, during, sizeof(during));
+	ck_assert_str_eq(during, before);
+
+	roundtrip(&A, &B, false, PKT_UDP, 20, 1, 2);
+	ck_assert_uint_eq(stat_now(&A, "handshake_initiations_sent"), 2);
+	ck_assert_uint_eq(stat_now(&A, "handshake_responses_received"), 2);
+	ck_assert_uint_eq(stat_now(&B, "handshake_initiations_received"), 2);
+	last_handshake(&A, after, sizeof(after));
+	ck_assert_str_ne(after, before);
+	roundtrip(&B, &A, false, PKT_UDP, 30, 2, 1);
+	roundtrip(&A, &B, true, PKT_TCP, 1200, 1, 2);
+	ck_assert_uint_eq(stat_now(&A, "handshake_initiations_sent"), 2);
+}
+END_TEST
+
+/* A peer with a persistent keepalive sends one at link up, at once and
+ * without traffic: on a new session, since the old one is gone. */
+START_TEST(test_link_down_keepalive_at_up)
+{
+	struct tun_event down = { .type = TUN_EVENT_DOWN }, up = { .type = TUN_EVENT_UP };
+	uint64_t kas = 0;
+	char pk[65];
+	int i;
+
+	roundtrip(&A, &B, false, PKT_UDP, 10, 1, 2);
+	hex(pk, B.pub);
+	ck_assert_int_eq(set(&A, "public_key=%s\npersistent_keepalive_interval=25\n", pk), 0);
+	for (i = 0; i < 300 && !kas; i++) {
+		usleep(10 * 1000);
+		kas = stat_now(&B, "keepalives_received");
+	}
+	ck_assert_uint_eq(kas, 1);
+	usleep(200 * 1000);
+	ck_assert_uint_eq(stat_now(&B, "keepalives_received"), 1);
+
+	ck_assert_int_eq(tun_mem_push_event(A.tun, &down), 0);
+	wait_port(&A, false);
+	ck_assert_int_eq(tun_mem_push_event(A.tun, &up), 0);
+	for (i = 0; i < 300 && kas < 2; i++) {
+		usleep(10 * 1000);
+		kas = stat_now(&B, "keepalives_received");
+	}
+	ck_assert_uint_eq(kas, 2);
+	ck_assert_uint_eq(stat_now(&A, "handshake_initiations_sent"), 2);
+	ck_assert_uint_eq(stat_now(&B, "handshake_initiations_received"), 2);
+	roundtrip(&B, &A, false, PKT_UDP, 30, 2, 1);
+}
+END_TEST
+
+/* Packets staged for a handshake that never completed are dropped at link
+ * down and counted (drop_queue_full), as the kernel counts them in
+ * tx_dropped; after link up they are not sent. */
+START_TEST(test_link_down_drops_staged)
+{
+	struct tun_event down = { .type = TUN_EVENT_DOWN }, up = { .type = TUN_EVENT_UP };
+	static uint8_t pkt[256];
+	struct pkt_spec sp = pkt_default(false, PKT_UDP, 20, 0);
+	char pk[65];
+	uint64_t dropped = 0;
+	int i;
+
+	hex(pk, A.pub);
+	ck_assert_int_eq(set(&B, "public_key=%s\nremove=true\n", pk), 0);
+	sp.src = 1;
+	sp.dst = 2;
+	for (i = 0; i < 3; i++) {
+		sp.sport = (uint16_t)(2000 + i);
+		inject(&A, NULL, pkt, pkt_build(pkt, &sp));
+	}
+	for (i = 0; i < 300 && !stat_now(&A, "handshake_initiations_sent"); i++)
+		usleep(10 * 1000);
+	usleep(100 * 1000);	/* the three are staged */
+	ck_assert_uint_eq(stat_now(&A, "drop_queue_full"), 0);
+
+	ck_assert_int_eq(tun_mem_push_event(A.tun, &down), 0);
+	wait_port(&A, false);
+	for (i = 0; i < 300 && dropped < 3; i++) {
+		dropped = stat_now(&A, "drop_queue_full");
+		usleep(10 * 1000);
+	}
+	ck_assert_uint_eq(dropped, 3);
+	ck_assert_int_eq(tun_mem_push_event(A.tun, &up), 0);
+	wait_port(&A, true);
+	configure(&B, &A, PORT_B, PORT_A, 1);
+	/* Only the new packet arrives: nothing from before the link went down. */
+	roundtrip(&A, &B, false, PKT_UDP, 20, 1, 2);
+	usleep(100 * 1000);
+	ck_assert_int_eq(tun_mem_take(B.tun, 0, pkt, sizeof(pkt)), -EAGAIN);
+	ck_assert_uint_eq(stat_now(&A, "drop_queue_full"), 3);
+}
+END_TEST
+
 /* Applies a set request of any size. */
 static int set_text(struct device *d, const char *text)
 {
@@ -1144,6 +1272,9 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_thread_failure_stops_device);
 	tcase_add_test(tc, test_gro_scratch_drained);
 	tcase_add_test(tc, test_link_down_no_protocol);
+	tcase_add_test(tc, test_link_down_fresh_session);
+	tcase_add_test(tc, test_link_down_keepalive_at_up);
+	tcase_add_test(tc, test_link_down_drops_staged);
 	tcase_add_test(tc, test_many_peers_replace);
 	suite_add_tcase(s, tc);
 

@@ -336,6 +336,65 @@ static void capture_data(struct sim_dev *d, const char *text, uint8_t *pkt, size
 	*len = d->last_len;
 }
 
+/* wg_peer_reset (link down): no keypair, handshake or staged packet is
+ * left and no timer runs but the persistent keepalive, due at once; the
+ * configuration, the last handshake time and the guard against replayed
+ * initiations stay.  The keepalive then goes on a new session. */
+START_TEST(reset_starts_afresh)
+{
+	uint8_t init[SIM_MAX_PKT], old[SIM_MAX_PKT], *plain;
+	size_t init_len, old_len, plain_len;
+	struct noise_keypair *kp;
+	struct vg_endpoint ep;
+	uint64_t last, replayed;
+
+	/* B initiates; its initiation is kept to be replayed. */
+	s.b.drop_all = true;
+	sim_send(&s.b, "y", 1);
+	memcpy(init, s.b.last_msg, s.b.last_len);
+	init_len = s.b.last_len;
+	s.b.drop_all = false;
+	sim_deliver(&s.a, init, init_len, &s.b.self);
+	check_last(&s.a, "y");
+	capture_data(&s.b, "old", old, &old_len);
+	wg_peer_set_persistent_keepalive(s.a.peer, 25, s.now);
+	sim_advance(&s, 1);
+	ck_assert_uint_eq(s.a.keepalives_sent, 1);
+	ck_assert_int_eq(wg_peer_stage(s.a.peer, "z", 1), 0);
+	sim_advance(&s, sim_secs(1));
+	last = atomic_load(&s.a.peer->last_handshake_ns);
+
+	wg_peer_reset(s.a.peer, s.now);
+	ck_assert_ptr_null(s.a.peer->keypairs.previous);
+	ck_assert_ptr_null(current(&s.a));
+	ck_assert_ptr_null(s.a.peer->keypairs.next);
+	ck_assert_uint_eq(s.a.p.index.count, 0);
+	ck_assert_uint_eq(wg_peer_staged_count(s.a.peer), 0);
+	ck_assert_uint_eq(atomic_load(&s.a.peer->staged_dropped), 1);
+	ck_assert_uint_eq(wg_timers_next_deadline(s.a.peer), s.now);
+	ck_assert_uint_eq(atomic_load(&s.a.peer->persistent_keepalive), 25);
+	ck_assert_uint_eq(atomic_load(&s.a.peer->last_handshake_ns), last);
+	ck_assert(wg_peer_get_endpoint(s.a.peer, &ep));
+	ck_assert_uint_eq(ep.dst.in4.sin_addr.s_addr, s.b.self.dst.in4.sin_addr.s_addr);
+	ck_assert_uint_eq(ep.dst.in4.sin_port, s.b.self.dst.in4.sin_port);
+	ck_assert_int_eq(wg_data_open(&s.a.p, old, old_len, s.now, &kp, &plain, &plain_len),
+			 -ENOENT);
+	replayed = wg_proto_counter(&s.a.p, WG_CNT_REPLAYED_INITIATION);
+	sim_deliver(&s.a, init, init_len, &s.b.self);
+	ck_assert_uint_eq(wg_proto_counter(&s.a.p, WG_CNT_REPLAYED_INITIATION), replayed + 1);
+	ck_assert_ptr_null(s.a.peer->keypairs.next);
+
+	sim_advance(&s, 1);
+	ck_assert_uint_eq(s.a.sent[MESSAGE_HANDSHAKE_INITIATION], 1);
+	ck_assert_ptr_nonnull(current(&s.a));
+	ck_assert_uint_eq(s.b.keepalives_received, 2);
+	ck_assert_int_eq(sim_send(&s.a, "after", 5), 1);
+	check_last(&s.b, "after");
+	ck_assert_int_eq(sim_send(&s.b, "back", 4), 1);
+	check_last(&s.a, "back");
+}
+END_TEST
+
 START_TEST(replay_and_reorder)
 {
 	uint8_t p1[SIM_MAX_PKT], p2[SIM_MAX_PKT], p3[SIM_MAX_PKT];
@@ -899,6 +958,7 @@ static Suite *protocol_suite(void)
 	tcase_add_test(tc, new_handshake_after_unanswered_data);
 	tcase_add_test(tc, persistent_keepalive);
 	tcase_add_test(tc, zero_keys_after_540s);
+	tcase_add_test(tc, reset_starts_afresh);
 	tcase_add_test(tc, replay_and_reorder);
 	tcase_add_test(tc, roaming);
 	tcase_add_test(tc, psk);
