@@ -138,7 +138,8 @@ static void fill_device_stats(struct device *d, struct uapi_device_stats *s)
 			     wg_proto_counter(&d->proto, WG_CNT_BAD_TYPE) +
 			     wg_proto_counter(&d->proto, WG_CNT_EXPIRED_DATA);
 
-	/* Staged packets dropped oldest-first while a handshake was pending. */
+	/* Staged packets dropped: oldest-first while a handshake was pending, or
+	 * when the session went (link down, handshake given up). */
 	for (wp = d->proto.peers; wp; wp = wp->next)
 		s->drop_queue_full += atomic_load(&wp->staged_dropped);
 	for (i = 0; i < d->nworkers; i++)
