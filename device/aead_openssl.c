@@ -9,6 +9,15 @@
  * a worker keeps sending to the same peer only the nonce changes, which is
  * what makes libcrypto cheap per packet.  If libcrypto fails for any
  * reason the packet is handled by libsodium, which gives the same bytes.
+ *
+ * A cached EVP context holds a copy of the key, and an idle worker may
+ * not touch its contexts for hours; freeing a dp_aead must not leave the
+ * key there.  So every thread's contexts are in a registry, and the free
+ * clears each context still keyed with the dying serial.  That needs no
+ * lock on the packet path: a context keyed with a live dp_aead is never
+ * touched by another thread (a dp_aead is freed only once nobody uses
+ * it), so its owner may use it freely; only re-keying a context, which
+ * may race with a free clearing it, takes the thread's lock.
  */
 #include "config.h"
 
@@ -31,27 +40,48 @@ struct dp_aead {
 
 enum { DIR_OPEN, DIR_SEAL };
 
+/*
+ * owner[dir] is the serial of the key in ctx[dir], 0 for none.  The
+ * owning thread reads it without the lock; everything else about the
+ * slots is changed under lock, by the owner re-keying or by a free
+ * clearing a slot whose key dies.
+ */
 struct thread_ctx {
+	pthread_mutex_t lock;
 	EVP_CIPHER_CTX *ctx[2];
-	uint64_t owner[2];
+	_Atomic uint64_t owner[2];
 	bool registered;
+	struct thread_ctx *prev, *next;	/* under registry_lock */
 };
 
 static _Atomic uint64_t next_serial = 1;
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 static pthread_key_t tls_key;
 static const EVP_CIPHER *cipher;
-static __thread struct thread_ctx tls;
+static __thread struct thread_ctx tls = { .lock = PTHREAD_MUTEX_INITIALIZER };
+/* Taken before a thread_ctx's lock. */
+static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct thread_ctx *registry;
 
 static void thread_ctx_destroy(void *p)
 {
 	struct thread_ctx *t = p;
 	int i;
 
+	pthread_mutex_lock(&registry_lock);
+	if (t->prev)
+		t->prev->next = t->next;
+	else
+		registry = t->next;
+	if (t->next)
+		t->next->prev = t->prev;
+	t->prev = t->next = NULL;
+	pthread_mutex_unlock(&registry_lock);
+	t->registered = false;
 	for (i = 0; i < 2; i++) {
 		EVP_CIPHER_CTX_free(t->ctx[i]);	/* clears the key material */
 		t->ctx[i] = NULL;
-		t->owner[i] = 0;
+		atomic_store_explicit(&t->owner[i], 0, memory_order_relaxed);
 	}
 }
 
@@ -66,20 +96,31 @@ static void global_init(void)
 	pthread_key_create(&tls_key, thread_ctx_destroy);
 }
 
-/* The calling thread's context for a, keyed and with the nonce set. */
-static EVP_CIPHER_CTX *thread_ctx(struct dp_aead *a, int dir, const uint8_t n[AEAD_NONCE_SIZE])
+/* Makes this thread's contexts reachable by frees on other threads (and
+ * freed when it exits) before they ever hold a key. */
+static bool thread_register(void)
 {
-	EVP_CIPHER_CTX *c;
+	if (tls.registered)
+		return true;
+	if (pthread_setspecific(tls_key, &tls))
+		return false;
+	pthread_mutex_lock(&registry_lock);
+	tls.prev = NULL;
+	tls.next = registry;
+	if (registry)
+		registry->prev = &tls;
+	registry = &tls;
+	pthread_mutex_unlock(&registry_lock);
+	tls.registered = true;
+	return true;
+}
 
-	pthread_once(&once, global_init);
-	if (!cipher)
-		return NULL;
-	if (!tls.registered) {
-		if (pthread_setspecific(tls_key, &tls))
-			return NULL;
-		tls.registered = true;
-	}
-	c = tls.ctx[dir];
+/* Keys this thread's context for a; called with tls.lock held. */
+static EVP_CIPHER_CTX *thread_ctx_key(struct dp_aead *a, int dir,
+				      const uint8_t n[AEAD_NONCE_SIZE])
+{
+	EVP_CIPHER_CTX *c = tls.ctx[dir];
+
 	if (!c) {
 		c = EVP_CIPHER_CTX_new();
 		if (!c)
@@ -89,20 +130,61 @@ static EVP_CIPHER_CTX *thread_ctx(struct dp_aead *a, int dir, const uint8_t n[AE
 			return NULL;
 		}
 		tls.ctx[dir] = c;
-		tls.owner[dir] = 0;
 	}
-	if (tls.owner[dir] == a->serial) {
-		if (!EVP_CipherInit_ex(c, NULL, NULL, NULL, n, dir))
-			goto fail;
-		return c;
+	atomic_store_explicit(&tls.owner[dir], 0, memory_order_relaxed);
+	if (!EVP_CipherInit_ex(c, NULL, NULL, a->key, n, dir)) {
+		/* It may hold part of the key, which no free would clear. */
+		EVP_CIPHER_CTX_free(c);
+		tls.ctx[dir] = NULL;
+		return NULL;
 	}
-	if (!EVP_CipherInit_ex(c, NULL, NULL, a->key, n, dir))
-		goto fail;
-	tls.owner[dir] = a->serial;
+	atomic_store_explicit(&tls.owner[dir], a->serial, memory_order_relaxed);
 	return c;
-fail:
-	tls.owner[dir] = 0;
-	return NULL;
+}
+
+/* The calling thread's context for a, keyed and with the nonce set. */
+static EVP_CIPHER_CTX *thread_ctx(struct dp_aead *a, int dir, const uint8_t n[AEAD_NONCE_SIZE])
+{
+	EVP_CIPHER_CTX *c;
+
+	if (atomic_load_explicit(&tls.owner[dir], memory_order_relaxed) == a->serial &&
+	    EVP_CipherInit_ex(tls.ctx[dir], NULL, NULL, NULL, n, dir))
+		return tls.ctx[dir];
+	pthread_once(&once, global_init);
+	if (!cipher || !thread_register())
+		return NULL;
+	pthread_mutex_lock(&tls.lock);
+	c = thread_ctx_key(a, dir, n);
+	pthread_mutex_unlock(&tls.lock);
+	return c;
+}
+
+/* Clears every context, on any thread, keyed with serial: no thread is
+ * using that key any more, and its owner re-keys it under t->lock. */
+static void forget_key(uint64_t serial)
+{
+	struct thread_ctx *t;
+	EVP_CIPHER_CTX *c;
+	int i;
+
+	pthread_mutex_lock(&registry_lock);
+	for (t = registry; t; t = t->next) {
+		pthread_mutex_lock(&t->lock);
+		for (i = 0; i < 2; i++) {
+			if (atomic_load_explicit(&t->owner[i], memory_order_relaxed) != serial)
+				continue;
+			atomic_store_explicit(&t->owner[i], 0, memory_order_relaxed);
+			c = t->ctx[i];
+			/* The reset frees the cipher state, clearing the key. */
+			EVP_CIPHER_CTX_reset(c);
+			if (!EVP_CipherInit_ex(c, cipher, NULL, NULL, NULL, i)) {
+				EVP_CIPHER_CTX_free(c);
+				t->ctx[i] = NULL;
+			}
+		}
+		pthread_mutex_unlock(&t->lock);
+	}
+	pthread_mutex_unlock(&registry_lock);
 }
 
 static struct dp_aead *openssl_new(const uint8_t key[AEAD_KEY_SIZE])
@@ -121,19 +203,7 @@ static void openssl_free(struct dp_aead *a)
 {
 	if (!a)
 		return;
-	/*
-	 * Other threads' EVP contexts still hold this key until their next
-	 * packet under another key or until they exit; this thread's is
-	 * forgotten now.
-	 */
-	for (int i = 0; i < 2; i++) {
-		if (tls.owner[i] == a->serial && tls.ctx[i]) {
-			EVP_CIPHER_CTX_reset(tls.ctx[i]);
-			EVP_CIPHER_CTX_free(tls.ctx[i]);
-			tls.ctx[i] = NULL;
-			tls.owner[i] = 0;
-		}
-	}
+	forget_key(a->serial);
 	sodium_memzero(a, sizeof(*a));
 	free(a);
 }

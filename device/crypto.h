@@ -101,7 +101,9 @@ int xaead_decrypt(uint8_t *dst, const uint8_t *src, size_t len /* incl. tag */,
  */
 struct dp_aead;
 struct dp_aead *dp_aead_new(const uint8_t key[AEAD_KEY_SIZE]);
-void dp_aead_free(struct dp_aead *a);	/* wipes the key */
+/* Wipes the key, also from every thread's cached state; only once no
+ * thread seals or opens with a any more. */
+void dp_aead_free(struct dp_aead *a);
 void dp_aead_seal(struct dp_aead *a, uint64_t nonce, uint8_t *buf, size_t len);
 int dp_aead_open(struct dp_aead *a, uint64_t nonce, uint8_t *buf, size_t len);
 const char *dp_aead_backend(void);
@@ -109,7 +111,8 @@ const char *dp_aead_backend(void);
 /*
  * Both backends, for the tests and the benchmark (which compare them on
  * the same bytes); the data path uses only the dp_aead_* calls above.  A
- * context may be used by several threads at once.
+ * context may be used by several threads at once, and freed once none
+ * uses it any more.
  */
 struct dp_aead_ops {
 	const char *name;
