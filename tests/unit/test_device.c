@@ -565,24 +565,35 @@ START_TEST(test_expired_session_restaged)
 }
 END_TEST
 
-/* Without a session, at most MAX_STAGED_PACKETS (128) wait per peer; the
- * oldest are dropped and counted. */
-START_TEST(test_staged_overflow_counted)
+/* B forgets A, then n UDP packets from A's TUN (source ports from sport):
+ * A stages them and asks for a handshake B will never answer. */
+static void stage_for_deaf_peer(int n, uint16_t sport)
 {
 	static uint8_t pkt[256];
 	struct pkt_spec sp = pkt_default(false, PKT_UDP, 20, 0);
-	char pk[65], *g;
-	uint64_t dropped = 0;
+	char pk[65];
 	int i;
 
 	hex(pk, A.pub);
 	ck_assert_int_eq(set(&B, "public_key=%s\nremove=true\n", pk), 0);
 	sp.src = 1;
 	sp.dst = 2;
-	for (i = 0; i < 200; i++) {
-		sp.sport = (uint16_t)(1000 + i);
+	for (i = 0; i < n; i++) {
+		sp.sport = (uint16_t)(sport + i);
 		inject(&A, NULL, pkt, pkt_build(pkt, &sp));
 	}
+}
+
+/* Without a session, at most MAX_STAGED_PACKETS (128) wait per peer; the
+ * oldest are dropped and counted. */
+START_TEST(test_staged_overflow_counted)
+{
+	uint8_t pkt[256];
+	uint64_t dropped = 0;
+	char *g;
+	int i;
+
+	stage_for_deaf_peer(200, 1000);
 	for (i = 0; i < 300 && dropped < 72; i++) {
 		usleep(10 * 1000);
 		g = uapi_call(A.dev, "stats=1\n\n");
@@ -1046,20 +1057,11 @@ END_TEST
 START_TEST(test_link_down_drops_staged)
 {
 	struct tun_event down = { .type = TUN_EVENT_DOWN }, up = { .type = TUN_EVENT_UP };
-	static uint8_t pkt[256];
-	struct pkt_spec sp = pkt_default(false, PKT_UDP, 20, 0);
-	char pk[65];
+	uint8_t pkt[256];
 	uint64_t dropped = 0;
 	int i;
 
-	hex(pk, A.pub);
-	ck_assert_int_eq(set(&B, "public_key=%s\nremove=true\n", pk), 0);
-	sp.src = 1;
-	sp.dst = 2;
-	for (i = 0; i < 3; i++) {
-		sp.sport = (uint16_t)(2000 + i);
-		inject(&A, NULL, pkt, pkt_build(pkt, &sp));
-	}
+	stage_for_deaf_peer(3, 2000);
 	for (i = 0; i < 300 && !stat_now(&A, "handshake_initiations_sent"); i++)
 		usleep(10 * 1000);
 	usleep(100 * 1000);	/* the three are staged */
