@@ -14,8 +14,8 @@
  * and family is AF_INET or AF_INET6.
  *
  * Not thread-safe: writers need exclusive access; any number of lookups
- * may run at once (lookups do not modify the table), e.g. under a
- * read-write lock taken once per batch.
+ * may run at once (lookups do not modify the table), e.g. on a table
+ * built once and then only read, as the data plane does.
  */
 struct allowedips;
 

@@ -27,14 +27,14 @@ void device_link_event(struct device *d, const struct tun_event *ev)
 {
 	switch (ev->type) {
 	case TUN_EVENT_UP:
-		pthread_rwlock_wrlock(&d->cfg_lock);
+		pthread_mutex_lock(&d->cfg_mutex);
 		dev_link_up(d);
-		pthread_rwlock_unlock(&d->cfg_lock);
+		pthread_mutex_unlock(&d->cfg_mutex);
 		break;
 	case TUN_EVENT_DOWN:
-		pthread_rwlock_wrlock(&d->cfg_lock);
+		pthread_mutex_lock(&d->cfg_mutex);
 		dev_link_down(d);
-		pthread_rwlock_unlock(&d->cfg_lock);
+		pthread_mutex_unlock(&d->cfg_mutex);
 		break;
 	case TUN_EVENT_MTU:
 		if (ev->mtu) {
@@ -84,11 +84,15 @@ static void ctl_timers(struct device *d)
 	struct wg_peer *wp;
 	uint64_t now = dev_now(d), earliest = WG_TIMER_OFF;
 
-	pthread_rwlock_rdlock(&d->cfg_lock);
+	pthread_mutex_lock(&d->cfg_mutex);
+	/* What a set or a link change retired, once the readers moved on. */
+	epoch_reclaim(&d->epoch);
+	if (d->binds_retry && d->link_up)
+		dev_link_up(d);
 	/* As in wireguard-go, peers run only while the device is up: no
 	 * timer fires without sockets; what fell due while down (persistent
 	 * keepalive, a handshake for staged packets) runs at link up. */
-	if (!d->binds_open || !wg_proto_timers_due(&d->proto, now))
+	if (!atomic_load(&d->binds) || !wg_proto_timers_due(&d->proto, now))
 		goto out;
 	/* Something is due: visit every peer, and learn when next to. */
 	wg_proto_timers_scan_begin(&d->proto);
@@ -107,7 +111,7 @@ static void ctl_timers(struct device *d)
 	}
 	wg_proto_timers_scan_end(&d->proto, earliest);
 out:
-	pthread_rwlock_unlock(&d->cfg_lock);
+	pthread_mutex_unlock(&d->cfg_mutex);
 }
 
 static void ctl_conn(struct device *d, int fd, uint32_t events)
@@ -128,9 +132,9 @@ static void ctl_routes(struct device *d)
 {
 	if (vg_route_watch_read(d->route_watch) <= 0)
 		return;
-	pthread_rwlock_rdlock(&d->cfg_lock);
+	pthread_mutex_lock(&d->cfg_mutex);
 	dev_clear_all_src(d);
-	pthread_rwlock_unlock(&d->cfg_lock);
+	pthread_mutex_unlock(&d->cfg_mutex);
 }
 
 static void *ctl_main(void *arg)

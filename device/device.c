@@ -90,71 +90,122 @@ static void bind_log(void *arg, const char *msg)
 	dev_log(arg, DEVICE_LOG_VERBOSE, "udp: %s", msg);
 }
 
-static void bind_config(struct device *d, struct vg_bind_config *c, uint16_t port)
+static void bind_config(struct device *d, struct vg_bind_config *c, uint16_t port,
+			uint32_t mark)
 {
 	memset(c, 0, sizeof(*c));
 	c->port = port;
 	c->queues = d->nworkers;
-	c->fwmark = d->store.fwmark;
+	c->fwmark = mark;
 	c->no_gso = d->opts.no_udp_gso;
 	c->no_gro = d->opts.no_udp_gro_rx;
 	c->log = bind_log;
 	c->log_arg = d;
 }
 
-int dev_open_binds(struct device *d, uint16_t port)
+/* A new set of sockets, not yet in use: the caller publishes or closes it. */
+int dev_binds_open(struct device *d, uint16_t port, uint32_t mark, struct dev_binds **out)
 {
+	struct dev_binds *nb = calloc(1, sizeof(*nb) + d->nworkers * sizeof(nb->b[0]));
 	struct vg_bind_config c;
 	unsigned int i;
-	int ret;
+	int ret = 0;
 
-	bind_config(d, &c, port);
-	if (!d->opts.memnet)
-		return vg_bind_group_open(d->binds, &c);
-	for (i = 0; i < d->nworkers; i++) {
-		c.queue = i;
-		ret = vg_bind_open_mem(&d->binds[i], d->opts.memnet, &c);
-		if (ret) {
-			vg_bind_group_close(d->binds, i);
-			return ret;
+	if (!nb)
+		return -ENOMEM;
+	nb->dev = d;
+	nb->n = d->nworkers;
+	bind_config(d, &c, port, mark);
+	if (!d->opts.memnet) {
+		ret = vg_bind_group_open(nb->b, &c);
+	} else {
+		for (i = 0; i < nb->n && !ret; i++) {
+			c.queue = i;
+			ret = vg_bind_open_mem(&nb->b[i], d->opts.memnet, &c);
+			if (ret)
+				vg_bind_group_close(nb->b, i);
+			else if (!c.port)
+				c.port = vg_bind_port(nb->b[0]);
 		}
-		if (!c.port)
-			c.port = vg_bind_port(d->binds[0]);
 	}
+	if (ret) {
+		free(nb);
+		return ret;
+	}
+	nb->port = vg_bind_port(nb->b[0]);
+	*out = nb;
 	return 0;
 }
 
-/* cfg_lock held for writing. */
-int dev_link_up(struct device *d)
+static void binds_free(struct epoch_entry *e)
 {
-	int ret;
+	struct dev_binds *nb = (struct dev_binds *)((char *)e - offsetof(struct dev_binds, retire));
+	struct device *d = nb->dev;
+	unsigned int i;
 
-	d->link_up = true;
-	if (d->binds_open)
-		return 0;
-	ret = dev_open_binds(d, d->store.listen_port);
-	if (ret) {
-		dev_log(d, DEVICE_LOG_ERROR, "cannot open UDP port %u: %s",
-			d->store.listen_port, strerror(-ret));
-		return ret;
-	}
-	d->binds_open = true;
-	d->port = vg_bind_port(d->binds[0]);
-	d->store.listen_port = d->port;
+	for (i = 0; i < nb->n; i++)
+		vg_bind_add_stats(nb->b[i], &d->binds_gone);
+	vg_bind_group_close(nb->b, nb->n);
+	free(nb);
+}
+
+/*
+ * Puts nb (NULL: none) in use; cfg_mutex held.  The sockets it replaces
+ * close once no worker can be inside a call on them; every worker moves
+ * its epoll to the new ones at its next batch.
+ */
+void dev_binds_publish(struct device *d, struct dev_binds *nb)
+{
+	struct dev_binds *old = atomic_load(&d->binds);
+
+	atomic_store(&d->binds, nb);
+	d->port = nb ? nb->port : 0;
+	if (old)
+		epoch_retire(&d->epoch, &old->retire, binds_free);
 	atomic_fetch_add(&d->bind_gen, 1);
 	dev_kick_workers(d);
 	dev_clear_all_src(d);
+	/* Idle workers hold nothing: the old port is usually free at once. */
+	epoch_reclaim(&d->epoch);
+}
+
+/*
+ * cfg_mutex held.  Sockets closed a moment ago may still hold the port
+ * (they close once no worker is inside a call on them): reclaim first,
+ * and if the port is still taken, the control thread tries again at its
+ * next ticks.
+ */
+int dev_link_up(struct device *d)
+{
+	struct dev_binds *nb;
+	int ret;
+
+	d->link_up = true;
+	if (atomic_load(&d->binds))
+		return 0;
+	epoch_reclaim(&d->epoch);
+	ret = dev_binds_open(d, d->store.listen_port, d->store.fwmark, &nb);
+	if (ret) {
+		if (!d->binds_retry)
+			dev_log(d, DEVICE_LOG_ERROR, "cannot open UDP port %u: %s",
+				d->store.listen_port, strerror(-ret));
+		d->binds_retry = ret == -EADDRINUSE && epoch_reclaim(&d->epoch);
+		return ret;
+	}
+	d->binds_retry = false;
+	dev_binds_publish(d, nb);
+	d->store.listen_port = d->port;
 	dev_log(d, DEVICE_LOG_VERBOSE, "link up: UDP port %u, %u queues", d->port, d->nworkers);
 	return 0;
 }
 
 /*
- * cfg_lock held for writing, so no worker is inside a batch or holds a
- * keypair.  Every peer starts afresh, as in the kernel and wireguard-go,
- * and nothing queued before the link went down acts after it: handshake
- * messages still waiting (the kernel purges them too) and what other
- * threads handed the workers for a peer, which would start a handshake
- * on a link that is down.
+ * cfg_mutex held.  Every peer starts afresh, as in the kernel and
+ * wireguard-go, and nothing queued before the link went down acts after
+ * it: handshake messages still waiting (the kernel purges them too) and
+ * what other threads handed the workers for a peer, which would start a
+ * handshake on a link that is down.  A batch a worker has in hand when
+ * the link goes down still leaves: the sockets close after it.
  */
 void dev_link_down(struct device *d)
 {
@@ -169,13 +220,9 @@ void dev_link_down(struct device *d)
 		dev_mbox_purge_peer(d, dev_peer_of(wp));
 		wg_peer_reset(wp, now);
 	}
-	if (!d->binds_open)
+	if (!atomic_load(&d->binds))
 		return;
-	vg_bind_group_close(d->binds, d->nworkers);
-	d->binds_open = false;
-	d->port = 0;
-	atomic_fetch_add(&d->bind_gen, 1);
-	dev_kick_workers(d);
+	dev_binds_publish(d, NULL);
 	dev_log(d, DEVICE_LOG_VERBOSE, "link down: UDP sockets closed");
 }
 
@@ -191,9 +238,9 @@ uint16_t device_port(struct device *d)
 {
 	uint16_t port;
 
-	pthread_rwlock_rdlock(&d->cfg_lock);
+	pthread_mutex_lock(&d->cfg_mutex);
 	port = d->port;
-	pthread_rwlock_unlock(&d->cfg_lock);
+	pthread_mutex_unlock(&d->cfg_mutex);
 	return port;
 }
 
@@ -225,10 +272,7 @@ static struct device *dev_alloc(struct tun *tun)
 	/* Each worker's counters on their own cache lines. */
 	wsize = n * sizeof(*d->workers);
 	d->workers = aligned_alloc(_Alignof(struct worker), wsize);
-	d->binds = calloc(n, sizeof(*d->binds));
-	if (!d->workers || !d->binds) {
-		free(d->workers);
-		free(d->binds);
+	if (!d->workers) {
 		free(d);
 		return NULL;
 	}
@@ -243,7 +287,6 @@ static struct device *dev_alloc(struct tun *tun)
 
 int device_new(struct device **out, struct tun *tun, const struct device_options *o)
 {
-	pthread_rwlockattr_t attr;
 	struct device *d;
 	unsigned int i;
 	int ret, mtu;
@@ -262,17 +305,15 @@ int device_new(struct device **out, struct tun *tun, const struct device_options
 	d->ctl_epfd = -1;
 	mtu = tun_mtu(tun);
 	atomic_store(&d->mtu, mtu > 0 ? (unsigned int)mtu : TUN_DEFAULT_MTU);
-	/* Writers (set, link changes) must not starve behind busy workers. */
-	pthread_rwlockattr_init(&attr);
-	pthread_rwlockattr_setkind_np(&attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
-	pthread_rwlock_init(&d->cfg_lock, &attr);
-	pthread_rwlockattr_destroy(&attr);
+	pthread_mutex_init(&d->cfg_mutex, NULL);
 	pthread_mutex_init(&d->exit_lock, NULL);
 	pthread_cond_init(&d->exit_cond, NULL);
 	pthread_mutex_init(&d->hs_lock, NULL);
 	pthread_cond_init(&d->hs_cond, NULL);
 	dev_config_init(d);
 	ret = crypto_init();
+	if (!ret)
+		ret = epoch_init(&d->epoch, d->nworkers + 1);
 	if (ret)
 		goto fail;
 	ret = wg_proto_init(&d->proto);
@@ -370,19 +411,21 @@ void device_free(struct device *d)
 	dev_ctl_stop(d);
 	dev_worker_stop_all(d);
 	dev_hs_stop(d);
-	pthread_rwlock_wrlock(&d->cfg_lock);
+	pthread_mutex_lock(&d->cfg_mutex);
 	dev_link_down(d);
 	for (wp = d->proto.peers; wp; wp = next) {
 		next = wp->next;
 		dev_remove_peer(d, wp);
 	}
-	pthread_rwlock_unlock(&d->cfg_lock);
+	dev_rt_publish(d, NULL);
+	pthread_mutex_unlock(&d->cfg_mutex);
+	/* Every thread has stopped: nothing retired can be in use. */
+	epoch_destroy(&d->epoch);
 	if (d->uapi_on)
 		uapi_server_close(&d->uapi);
 	wg_proto_destroy(&d->proto);
 	ratelimiter_free(d->ratelimiter);
 	uapi_store_free(&d->store);
-	allowedips_free(d->rt);
 	for (i = 0; i < d->nworkers; i++)
 		dev_worker_free(&d->workers[i]);
 	tun_close(d->tun);
@@ -393,8 +436,7 @@ void device_free(struct device *d)
 	if (d->ctl_epfd >= 0)
 		close(d->ctl_epfd);
 	free(d->hs_queue);
-	pthread_rwlock_destroy(&d->cfg_lock);
+	pthread_mutex_destroy(&d->cfg_mutex);
 	free(d->workers);
-	free(d->binds);
 	free(d);
 }

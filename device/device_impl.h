@@ -12,6 +12,7 @@
 #include "conn/bind.h"
 #include "device/allowedips.h"
 #include "device/device.h"
+#include "device/epoch.h"
 #include "device/peer.h"
 #include "device/uapi.h"
 #include "tun/tun.h"
@@ -55,17 +56,33 @@ struct dev_peer {
 	uint8_t pub[NOISE_PUBLIC_KEY_LEN];
 	uint64_t sync_gen;	/* the last set that found it in the store */
 	uint64_t loop_at;	/* when its own outer datagram last came back */
+	atomic_bool removed;	/* unlinked: nothing new may refer to it */
+	struct epoch_entry retire;
 	unsigned int nslots;	/* DEV_SLOTS() of its device */
 	struct pcounters cnt[];
 };
 
-/* The allowed-IPs table (device/allowedips.h) is rebuilt by every set and
- * swapped under the configuration lock; readers hold it for a batch. */
+/* The allowed-IPs table (device/allowedips.h): a set builds a new one and
+ * publishes it; readers use the one they loaded for a whole batch. */
+struct dev_rt {
+	struct allowedips *t;
+	struct epoch_entry retire;
+};
+
 static inline struct dev_peer *route_lookup(const struct allowedips *rt, int family,
 					    const uint8_t *addr)
 {
 	return rt ? allowedips_lookup(rt, family, addr) : NULL;
 }
+
+/* The UDP sockets, one bind per queue, while the link is up. */
+struct dev_binds {
+	struct device *dev;
+	uint16_t port;
+	unsigned int n;
+	struct epoch_entry retire;
+	struct vg_bind *b[];
+};
 
 /* Work handed to a worker by the handshake and control threads: every send
  * happens on a worker, the only thread that may use its bind. */
@@ -98,6 +115,9 @@ struct worker {
 	unsigned int mbox_head, mbox_count;
 	atomic_uint_fast64_t mbox_dropped;	/* pushes refused: mailbox full */
 	unsigned int bind_gen;	/* the generation registered in epfd */
+	/* What this batch uses, loaded once it entered its epoch. */
+	const struct allowedips *rt;
+	struct vg_bind *bind;
 	int reg_fd[2];		/* bind fds registered in epfd */
 	unsigned int udp_pending;	/* 1 IPv4, 2 IPv6: datagrams left in scratch */
 
@@ -146,18 +166,22 @@ struct device {
 	unsigned int nworkers;
 	struct worker *workers;	/* nworkers of them */
 
-	/* Readers: workers per batch, the handshake thread per message, the
-	 * control thread's timers and get.  Writer: set, link up/down. */
-	pthread_rwlock_t cfg_lock;
+	/* Held by set, get, stats, link changes and the control thread's
+	 * timers, never by the data path: workers and the handshake thread
+	 * read rt, binds and peers inside an epoch (device/epoch.h) and
+	 * what a writer replaces is freed once they have all moved on. */
+	pthread_mutex_t cfg_mutex;
+	struct epoch epoch;	/* slots: the workers, then the handshake thread */
 	struct wg_proto proto;
 	struct ratelimiter *ratelimiter;
 	struct uapi_store store;
-	uint64_t sync_gen;	/* sync_runtime()'s mark-and-sweep */
-	struct allowedips *rt;
-	struct vg_bind **binds;	/* nworkers of them */
-	bool binds_open;
+	uint64_t sync_gen;	/* the set's mark-and-sweep of peers */
+	_Atomic(struct dev_rt *) rt;
+	_Atomic(struct dev_binds *) binds;	/* NULL: no sockets */
+	struct vg_bind_stats binds_gone;	/* counters of closed sockets */
 	atomic_uint bind_gen;
 	bool link_up;
+	bool binds_retry;	/* up, but our own closing sockets held the port */
 	atomic_uint mtu;
 	atomic_bool loop_logged;
 	uint16_t port;		/* bound port (0: down) */
@@ -194,7 +218,8 @@ void dev_log(struct device *d, int level, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 void dev_exit(struct device *d, int reason);
 struct dev_peer *dev_peer_of(struct wg_peer *wp);
-int dev_open_binds(struct device *d, uint16_t port);
+int dev_binds_open(struct device *d, uint16_t port, uint32_t mark, struct dev_binds **out);
+void dev_binds_publish(struct device *d, struct dev_binds *nb);
 int dev_link_up(struct device *d);
 void dev_link_down(struct device *d);
 void dev_clear_all_src(struct device *d);
@@ -244,6 +269,7 @@ void dev_ctl_stop(struct device *d);
 /* config.c: set and get */
 void dev_config_init(struct device *d);
 void dev_remove_peer(struct device *d, struct wg_peer *wp);
+void dev_rt_publish(struct device *d, struct dev_rt *rt);
 
 /* stats.c: counters */
 void dev_count_handshake(struct dcounters *dc, uint64_t *pc, uint8_t type, size_t len, bool sent);

@@ -68,9 +68,9 @@ static void *hs_main(void *arg)
 		qlen = d->hs_count--;
 		pthread_mutex_unlock(&d->hs_lock);
 
-		pthread_rwlock_rdlock(&d->cfg_lock);
+		epoch_enter(&d->epoch, d->nworkers);
 		handle_one(d, &it, qlen);
-		pthread_rwlock_unlock(&d->cfg_lock);
+		epoch_exit(&d->epoch, d->nworkers);
 	}
 	return NULL;
 }

@@ -38,6 +38,8 @@ int wg_peer_send_initiation_locked(struct wg_peer *peer, uint64_t now, bool retr
 	uint8_t ts[NOISE_TIMESTAMP_LEN];
 	int ret;
 
+	if (peer->unlinked)
+		return -ENOENT;
 	if (!retry)
 		t->handshake_attempts = 0;
 	if (t->have_sent_handshake && !wg_expired(t->last_sent_handshake, REKEY_TIMEOUT, now))
@@ -95,7 +97,8 @@ static int handle_initiation(struct wg_proto *p, const uint8_t *msg,
 		goto out;
 	}
 	pthread_mutex_lock(&peer->lock);
-	ret = noise_consume_initiation_finish(&peer->handshake, &in, hash, ck, now);
+	ret = peer->unlinked ? -ENOENT :
+	      noise_consume_initiation_finish(&peer->handshake, &in, hash, ck, now);
 	if (ret) {
 		wg_proto_count(p, ret == -EALREADY || ret == -EBUSY ?
 			 WG_CNT_REPLAYED_INITIATION : WG_CNT_BAD_INITIATION);
@@ -147,7 +150,7 @@ static int handle_response(struct wg_proto *p, const uint8_t *msg,
 		goto fail;
 	pthread_mutex_lock(&peer->lock);
 	ret = -ESTALE;
-	if (!peer->handshake.entry.hashed ||
+	if (peer->unlinked || !peer->handshake.entry.hashed ||
 	    peer->handshake.entry.index != in.receiver_index)
 		goto unlock;
 	pthread_rwlock_rdlock(&p->identity.lock);

@@ -138,15 +138,11 @@ static struct wg_peer *find_locked(struct wg_proto *p, const uint8_t *pub)
 	return NULL;
 }
 
-/* Keeps the load factor at most 1: doubles the table, rehashing every
- * peer (amortised O(1) per insertion).  peers_lock held. */
-static int grow_locked(struct wg_proto *p)
+/* Rehashes every peer into n buckets; peers_lock held. */
+static int grow(struct wg_proto *p, size_t n)
 {
-	size_t n = p->nbuckets ? p->nbuckets * 2 : 64;
 	struct wg_peer **old = p->buckets, *peer;
 
-	if (p->npeers < p->nbuckets)
-		return 0;
 	p->buckets = calloc(n, sizeof(*p->buckets));
 	if (!p->buckets) {
 		p->buckets = old;
@@ -174,34 +170,61 @@ struct wg_peer *wg_proto_find_peer(struct wg_proto *p,
 	return peer;
 }
 
-struct wg_peer *wg_peer_new(struct wg_proto *p, const uint8_t pub[NOISE_PUBLIC_KEY_LEN],
-			    int *err)
+int wg_proto_reserve(struct wg_proto *p, size_t total)
 {
-	struct wg_peer *peer, **b;
+	int ret = 0;
+
+	if (total > MAX_PEERS_PER_DEVICE)
+		return -ENOSPC;
+	pthread_mutex_lock(&p->peers_lock);
+	while (!ret && total > p->nbuckets)
+		ret = grow(p, p->nbuckets ? p->nbuckets * 2 : 64);
+	pthread_mutex_unlock(&p->peers_lock);
+	return ret;
+}
+
+struct wg_peer *wg_peer_alloc(struct wg_proto *p, const uint8_t pub[NOISE_PUBLIC_KEY_LEN],
+			      const struct noise_static_identity *id)
+{
+	struct wg_peer *peer = calloc(1, sizeof(*peer));
+
+	if (!peer)
+		return NULL;
+	peer->proto = p;
+	pthread_mutex_init(&peer->lock, NULL);
+	pthread_mutex_init(&peer->keypairs.lock, NULL);
+	pthread_mutex_init(&peer->endpoint_lock, NULL);
+	if (id) {
+		noise_handshake_init(&peer->handshake, id, pub, NULL);
+	} else {
+		pthread_rwlock_rdlock(&p->identity.lock);
+		noise_handshake_init(&peer->handshake, &p->identity, pub, NULL);
+		pthread_rwlock_unlock(&p->identity.lock);
+	}
+	peer->handshake.entry.peer = peer;
+	cookie_generator_init(&peer->cookie, pub);
+	wg_timers_init(&peer->timers);
+	return peer;
+}
+
+int wg_peer_link(struct wg_peer *peer)
+{
+	struct wg_proto *p = peer->proto;
+	const uint8_t *pub = peer->handshake.remote_static;
+	struct wg_peer **b;
 	int ret = -EEXIST;
 
 	pthread_mutex_lock(&p->peers_lock);
 	pthread_rwlock_rdlock(&p->identity.lock);
 	if (find_locked(p, pub) || (p->identity.has_identity &&
 	    !memcmp(pub, p->identity.static_public, NOISE_PUBLIC_KEY_LEN)))
-		goto fail;
+		goto out;
 	ret = -ENOSPC;
 	if (p->npeers >= MAX_PEERS_PER_DEVICE)
-		goto fail;
+		goto out;
 	ret = -ENOMEM;
-	if (grow_locked(p))
-		goto fail;
-	peer = calloc(1, sizeof(*peer));
-	if (!peer)
-		goto fail;
-	peer->proto = p;
-	pthread_mutex_init(&peer->lock, NULL);
-	pthread_mutex_init(&peer->keypairs.lock, NULL);
-	pthread_mutex_init(&peer->endpoint_lock, NULL);
-	noise_handshake_init(&peer->handshake, &p->identity, pub, NULL);
-	peer->handshake.entry.peer = peer;
-	cookie_generator_init(&peer->cookie, pub);
-	wg_timers_init(&peer->timers);
+	if (p->npeers >= p->nbuckets && grow(p, p->nbuckets ? p->nbuckets * 2 : 64))
+		goto out;
 	peer->next = p->peers;
 	if (peer->next)
 		peer->next->pprev = &peer->next;
@@ -211,18 +234,31 @@ struct wg_peer *wg_peer_new(struct wg_proto *p, const uint8_t pub[NOISE_PUBLIC_K
 	peer->hnext = *b;
 	*b = peer;
 	p->npeers++;
+	ret = 0;
+out:
 	pthread_rwlock_unlock(&p->identity.lock);
 	pthread_mutex_unlock(&p->peers_lock);
-	return peer;
-fail:
-	pthread_rwlock_unlock(&p->identity.lock);
-	pthread_mutex_unlock(&p->peers_lock);
+	return ret;
+}
+
+struct wg_peer *wg_peer_new(struct wg_proto *p, const uint8_t pub[NOISE_PUBLIC_KEY_LEN],
+			    int *err)
+{
+	struct wg_peer *peer = wg_peer_alloc(p, pub, NULL);
+	int ret = -ENOMEM;
+
+	if (peer) {
+		ret = wg_peer_link(peer);
+		if (!ret)
+			return peer;
+		wg_peer_free(peer);
+	}
 	if (err)
 		*err = ret;
 	return NULL;
 }
 
-void wg_peer_remove(struct wg_peer *peer)
+void wg_peer_unlink(struct wg_peer *peer)
 {
 	struct wg_proto *p = peer->proto;
 	struct wg_peer **pp;
@@ -240,6 +276,15 @@ void wg_peer_remove(struct wg_peer *peer)
 	p->npeers--;
 	pthread_mutex_unlock(&p->peers_lock);
 	pthread_mutex_lock(&peer->lock);
+	peer->unlinked = true;
+	wg_peer_zero_keys_locked(peer);
+	wg_peer_staged_flush_locked(peer);
+	pthread_mutex_unlock(&peer->lock);
+}
+
+void wg_peer_free(struct wg_peer *peer)
+{
+	pthread_mutex_lock(&peer->lock);
 	wg_peer_zero_keys_locked(peer);
 	wg_peer_staged_flush_locked(peer);
 	pthread_mutex_unlock(&peer->lock);
@@ -249,6 +294,12 @@ void wg_peer_remove(struct wg_peer *peer)
 	pthread_mutex_destroy(&peer->keypairs.lock);
 	pthread_mutex_destroy(&peer->endpoint_lock);
 	free(peer);
+}
+
+void wg_peer_remove(struct wg_peer *peer)
+{
+	wg_peer_unlink(peer);
+	wg_peer_free(peer);
 }
 
 void wg_peer_reset(struct wg_peer *peer, uint64_t now)

@@ -106,6 +106,7 @@ struct wg_peer {
 	void *user;			/* the data plane's own pointer */
 
 	pthread_mutex_t lock;
+	bool unlinked;			/* removed: starts no handshake */
 	struct noise_handshake handshake;
 	struct wg_timers timers;
 	struct wg_staged_packet staged[MAX_STAGED_PACKETS];
@@ -190,6 +191,23 @@ uint64_t wg_proto_counter(struct wg_proto *p, enum wg_proto_counter c);
 struct wg_peer *wg_peer_new(struct wg_proto *p, const uint8_t pub[NOISE_PUBLIC_KEY_LEN],
 			    int *err);
 void wg_peer_remove(struct wg_peer *peer);
+/*
+ * wg_peer_new and wg_peer_remove in two steps each, for a configuration
+ * that prepares everything that can fail before anything changes:
+ * wg_proto_reserve() makes room for a total of n peers (-ENOSPC, -ENOMEM), after
+ * which linking up to that many cannot fail; wg_peer_alloc() makes a peer no
+ * other thread can see yet, its static-static DH done under id (NULL:
+ * the device's identity now); wg_peer_unlink() makes it unreachable and
+ * starts nothing new, and wg_peer_free() releases it once no other
+ * thread can still be inside a call for it.
+ */
+int wg_proto_reserve(struct wg_proto *p, size_t total);
+struct wg_peer *wg_peer_alloc(struct wg_proto *p, const uint8_t pub[NOISE_PUBLIC_KEY_LEN],
+			      const struct noise_static_identity *id);
+/* 0, or -EEXIST (our own key or a duplicate), -ENOSPC, -ENOMEM. */
+int wg_peer_link(struct wg_peer *peer);
+void wg_peer_unlink(struct wg_peer *peer);
+void wg_peer_free(struct wg_peer *peer);
 /* O(1) on average. */
 struct wg_peer *wg_proto_find_peer(struct wg_proto *p,
 				   const uint8_t pub[NOISE_PUBLIC_KEY_LEN]);

@@ -84,7 +84,7 @@ static void rx_data(struct worker *w, unsigned int k, struct rx_run *run, uint64
 	if (fam != w->rx_last_fam || memcmp(src, w->rx_last_src, fam == AF_INET ? 4 : 16)) {
 		w->rx_last_fam = fam;
 		memcpy(w->rx_last_src, src, fam == AF_INET ? 4 : 16);
-		w->rx_last_peer = route_lookup(d->rt, fam, src);
+		w->rx_last_peer = route_lookup(w->rt, fam, src);
 	}
 	if (w->rx_last_peer != p) {
 		cnt_add(&p->cnt[w->id].v[PC_drop_not_allowed_ip], 1);
@@ -126,19 +126,18 @@ static void rx_flush_tun(struct worker *w)
 
 int dev_recv_batch(struct worker *w, int family, uint64_t now)
 {
-	struct device *d = w->dev;
 	struct rx_run run = { 0 };
 	unsigned int k;
 	uint32_t type;
 	int n;
 
-	if (!d->binds_open)
+	if (!w->bind)
 		return 0;
 	for (k = 0; k < VG_BIND_BATCH; k++) {
 		w->rx_pkts[k].data = w->rx_bufs[k] + RX_HEAD;
 		w->rx_pkts[k].cap = TUN_MAX_PACKET;
 	}
-	n = vg_bind_recv(d->binds[w->id], family, w->rx_pkts, VG_BIND_BATCH);
+	n = vg_bind_recv(w->bind, family, w->rx_pkts, VG_BIND_BATCH);
 	if (n <= 0)
 		return n;
 	w->w_n = 0;

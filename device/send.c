@@ -12,13 +12,6 @@
 #include "device/device_impl.h"
 #include "tun/ip.h"
 
-static struct vg_bind *worker_bind(struct worker *w)
-{
-	struct device *d = w->dev;
-
-	return d->binds_open ? d->binds[w->id] : NULL;
-}
-
 static bool peer_endpoint(struct dev_peer *p, struct vg_endpoint *ep)
 {
 	return wg_peer_get_endpoint(p->wp, ep) && vg_endpoint_family(ep);
@@ -37,7 +30,7 @@ static void src_refused(struct dev_peer *p, int ret, unsigned int result)
 static void send_handshake(struct worker *w, struct dev_peer *p, const struct vg_endpoint *ep,
 			   const uint8_t *msg, size_t len)
 {
-	struct vg_bind *b = worker_bind(w);
+	struct vg_bind *b = w->bind;
 	struct iovec iov = { .iov_base = (void *)msg, .iov_len = len };
 	unsigned int result;
 	int ret;
@@ -198,7 +191,7 @@ static bool send_run(struct worker *w, struct dev_peer *p, uint8_t *const *bufs,
 		w->tx_iov[i].iov_len = wg_data_seal(kp, nonce + i, pkt, plen);
 		bytes += w->tx_iov[i].iov_len;
 	}
-	b = worker_bind(w);
+	b = w->bind;
 	if (!b || !has_ep) {
 		/* Link down or nowhere to send (as wireguard-go: dropped). */
 		noise_keypair_put(kp);
@@ -277,7 +270,7 @@ int dev_send_tun_batch(struct worker *w, uint64_t now)
 			if (w->tx_peer[i])
 				continue;
 		} else {
-			w->tx_peer[i] = fam ? route_lookup(d->rt, fam, dst) : NULL;
+			w->tx_peer[i] = fam ? route_lookup(w->rt, fam, dst) : NULL;
 			last_fam = fam;
 			if (fam)
 				memcpy(last_dst, dst, fam == AF_INET ? 4 : 16);

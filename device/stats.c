@@ -87,16 +87,17 @@ static enum uapi_offload_state tun_state(const struct tun_offload_state *s, enum
 	}
 }
 
-static enum uapi_offload_state bind_state(struct device *d, unsigned int bits, bool switched_off)
+static enum uapi_offload_state bind_state(const struct dev_binds *nb, unsigned int bits,
+					  bool switched_off)
 {
 	if (switched_off)
 		return UAPI_OFFLOAD_DISABLED;
-	if (!d->binds_open)
+	if (!nb)
 		return UAPI_OFFLOAD_INACTIVE;
-	if (vg_bind_offloads(d->binds[0]) & bits)
+	if (vg_bind_offloads(nb->b[0]) & bits)
 		return UAPI_OFFLOAD_ON;
 	/* Off for both families: the IPv4 reason stands for the pair. */
-	switch (vg_bind_offload_state(d->binds[0], bits & (VG_BIND_GSO4 | VG_BIND_GRO4))) {
+	switch (vg_bind_offload_state(nb->b[0], bits & (VG_BIND_GSO4 | VG_BIND_GRO4))) {
 	case VG_BIND_REASON_SWITCH:
 		return UAPI_OFFLOAD_DISABLED;
 	case VG_BIND_REASON_EIO:
@@ -106,8 +107,10 @@ static enum uapi_offload_state bind_state(struct device *d, unsigned int bits, b
 	}
 }
 
+/* cfg_mutex held: the sockets stay open. */
 static void fill_device_stats(struct device *d, struct uapi_device_stats *s)
 {
+	const struct dev_binds *nb = atomic_load(&d->binds);
 	struct tun_offload_state os;
 	struct tun_counters tc;
 	struct vg_bind_stats bs;
@@ -156,10 +159,10 @@ static void fill_device_stats(struct device *d, struct uapi_device_stats *s)
 	s->udp_gro_segments = tc.merged[GRO_PROTO_UDP];
 	s->drop_malformed += tc.malformed;
 
-	memset(&bs, 0, sizeof(bs));
-	if (d->binds_open)
-		for (i = 0; i < d->nworkers; i++)
-			vg_bind_add_stats(d->binds[i], &bs);
+	bs = d->binds_gone;
+	if (nb)
+		for (i = 0; i < nb->n; i++)
+			vg_bind_add_stats(nb->b[i], &bs);
 	s->udp_gso_messages = bs.tx_gso_msgs;
 	s->udp_gso_datagrams = bs.tx_gso_datagrams;
 	s->udp_gro_rx_messages = bs.rx_gro_batches;
@@ -170,8 +173,8 @@ static void fill_device_stats(struct device *d, struct uapi_device_stats *s)
 	s->uso = tun_state(&os, TUN_FEAT_USO);
 	s->tcp_gro = tun_state(&os, TUN_FEAT_TCP_GRO);
 	s->udp_gro = tun_state(&os, TUN_FEAT_UDP_GRO);
-	s->udp_gso = bind_state(d, VG_BIND_GSO, d->opts.no_udp_gso);
-	s->udp_gro_rx = bind_state(d, VG_BIND_GRO, d->opts.no_udp_gro_rx);
+	s->udp_gso = bind_state(nb, VG_BIND_GSO, d->opts.no_udp_gso);
+	s->udp_gro_rx = bind_state(nb, VG_BIND_GRO, d->opts.no_udp_gro_rx);
 }
 
 int dev_stats(void *ctx, struct uapi_emitter *em)
@@ -183,7 +186,7 @@ int dev_stats(void *ctx, struct uapi_emitter *em)
 	unsigned int i, k;
 	int ret;
 
-	pthread_rwlock_rdlock(&d->cfg_lock);
+	pthread_mutex_lock(&d->cfg_mutex);
 	memset(&ds, 0, sizeof(ds));
 	fill_device_stats(d, &ds);
 	ret = uapi_emit_device_stats(em, &ds);
@@ -202,7 +205,7 @@ int dev_stats(void *ctx, struct uapi_emitter *em)
 		ps.drop_queue_full += atomic_load(&wp->staged_dropped);
 		ret = uapi_emit_peer_stats(em, &ps);
 	}
-	pthread_rwlock_unlock(&d->cfg_lock);
+	pthread_mutex_unlock(&d->cfg_mutex);
 	return ret;
 }
 
@@ -211,10 +214,10 @@ void device_describe_offloads(struct device *d, char *buf, size_t len)
 	struct uapi_device_stats s;
 	size_t off = 0;
 
-	pthread_rwlock_rdlock(&d->cfg_lock);
+	pthread_mutex_lock(&d->cfg_mutex);
 	memset(&s, 0, sizeof(s));
 	fill_device_stats(d, &s);
-	pthread_rwlock_unlock(&d->cfg_lock);
+	pthread_mutex_unlock(&d->cfg_mutex);
 	buf[0] = 0;
 #define X(n) \
 	if (off < len) \

@@ -360,6 +360,13 @@ struct uapi_store {
 void uapi_store_init(struct uapi_store *st);
 void uapi_store_free(struct uapi_store *st);
 int uapi_store_apply(struct uapi_store *st, const struct uapi_txn *txn);
+/* uapi_store_apply() in steps, for a caller with more to prepare: the
+ * transaction is applied to a copy (next, hooks not called), which then
+ * replaces st or is thrown away.  Until then st is untouched. */
+int uapi_store_prepare(struct uapi_store *st, const struct uapi_txn *txn,
+		       struct uapi_store *next);
+void uapi_store_commit(struct uapi_store *st, struct uapi_store *next);
+void uapi_store_abort(struct uapi_store *next);
 int uapi_store_snapshot(struct uapi_store *st, struct uapi_snapshot *snap);
 /* uapi_ops over a struct uapi_store (ctx). */
 extern const struct uapi_ops uapi_store_ops;

@@ -391,33 +391,57 @@ static int run_hooks(struct uapi_store *next, const struct uapi_txn *txn)
 	return 0;
 }
 
-int uapi_store_apply(struct uapi_store *st, const struct uapi_txn *txn)
+int uapi_store_prepare(struct uapi_store *st, const struct uapi_txn *txn,
+		       struct uapi_store *next)
 {
-	struct uapi_store next = *st;
 	struct apply a;
 	size_t i;
 	int ret;
 
+	*next = *st;
 	memset(&a, 0, sizeof(a));
-	ret = copy_peers(&next, st);
+	ret = copy_peers(next, st);
 	if (!ret)
-		ret = apply_init(&a, &next, txn);
+		ret = apply_init(&a, next, txn);
 	if (!ret)
 		ret = apply_device(&a, txn);
 	for (i = 0; !ret && i < txn->n_peers; i++)
 		ret = apply_peer(&a, &txn->peers[i]);
-	if (!ret)
-		ret = run_hooks(&next, txn);
 	apply_free(&a);
 	if (ret) {
-		free_peers(next.peers, next.n_peers, next.cap_peers);
-		sodium_memzero(&next, sizeof(next));
+		uapi_store_abort(next);
 		return ret;
 	}
-	compact(&next);
+	compact(next);
+	return 0;
+}
+
+void uapi_store_commit(struct uapi_store *st, struct uapi_store *next)
+{
 	free_peers(st->peers, st->n_peers, st->cap_peers);
-	*st = next;
-	sodium_memzero(&next, sizeof(next));
+	*st = *next;
+	sodium_memzero(next, sizeof(*next));
+}
+
+void uapi_store_abort(struct uapi_store *next)
+{
+	free_peers(next->peers, next->n_peers, next->cap_peers);
+	sodium_memzero(next, sizeof(*next));
+}
+
+int uapi_store_apply(struct uapi_store *st, const struct uapi_txn *txn)
+{
+	struct uapi_store next;
+	int ret = uapi_store_prepare(st, txn, &next);
+
+	if (ret)
+		return ret;
+	ret = run_hooks(&next, txn);
+	if (ret) {
+		uapi_store_abort(&next);
+		return ret;
+	}
+	uapi_store_commit(st, &next);
 	return 0;
 }
 

@@ -35,6 +35,11 @@ int dev_mbox_push(struct worker *w, const struct mbox_item *it)
 	int ret = 0;
 
 	pthread_mutex_lock(&w->mbox_lock);
+	/* A removed peer's items were purged: none may follow them. */
+	if (it->peer && atomic_load(&it->peer->removed)) {
+		pthread_mutex_unlock(&w->mbox_lock);
+		return 0;
+	}
 	if (w->mbox_count == MBOX_CAP) {
 		ret = -ENOSPC;
 		atomic_fetch_add(&w->mbox_dropped, 1);
@@ -143,10 +148,15 @@ void dev_epoll_add(int epfd, int fd, uint64_t tag, uint32_t events)
 		epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev);
 }
 
-/* The binds were opened, closed or moved: register the current fds. */
+/*
+ * The sockets were opened, closed or replaced: register the current fds.
+ * The ones registered before belong to retired sockets, perhaps closed
+ * already, which took them out of this epoll; a number reused since is
+ * not registered here (only this worker adds sockets to it), so deleting
+ * it is harmless either way.
+ */
 static void worker_rebind(struct worker *w, unsigned int gen)
 {
-	struct device *d = w->dev;
 	int i;
 
 	for (i = 0; i < 2; i++) {
@@ -154,9 +164,9 @@ static void worker_rebind(struct worker *w, unsigned int gen)
 			epoll_ctl(w->epfd, EPOLL_CTL_DEL, w->reg_fd[i], NULL);
 		w->reg_fd[i] = -1;
 	}
-	if (d->binds_open) {
-		w->reg_fd[0] = vg_bind_fd(d->binds[w->id], AF_INET);
-		w->reg_fd[1] = vg_bind_fd(d->binds[w->id], AF_INET6);
+	if (w->bind) {
+		w->reg_fd[0] = vg_bind_fd(w->bind, AF_INET);
+		w->reg_fd[1] = vg_bind_fd(w->bind, AF_INET6);
 		dev_epoll_add(w->epfd, w->reg_fd[0], EV_BIND4, EPOLLIN);
 		dev_epoll_add(w->epfd, w->reg_fd[1], EV_BIND6, EPOLLIN);
 	}
@@ -206,7 +216,7 @@ static void worker_udp(struct worker *w, int family, uint64_t now)
 	for (i = 0; i < WORKER_BUDGET; i++)
 		if (dev_recv_batch(w, family, now) <= 0)
 			return;
-	if (w->dev->binds_open && vg_bind_pending(w->dev->binds[w->id], family))
+	if (w->bind && vg_bind_pending(w->bind, family))
 		w->udp_pending |= bit;
 }
 
@@ -228,6 +238,35 @@ int dev_epoll_wait(struct device *d, const char *who, int epfd, struct epoll_eve
 	return -1;
 }
 
+/*
+ * A batch's view of the configuration: whatever is published now stays
+ * valid until worker_exit(), whatever a set does meanwhile.  The sockets'
+ * generation is read before the sockets (a writer stores them in the
+ * other order), so a worker that sees a new generation has the new ones.
+ */
+static unsigned int worker_enter(struct worker *w)
+{
+	struct device *d = w->dev;
+	struct dev_binds *nb;
+	struct dev_rt *rt;
+	unsigned int gen;
+
+	epoch_enter(&d->epoch, w->id);
+	gen = atomic_load(&d->bind_gen);
+	rt = atomic_load(&d->rt);
+	nb = atomic_load(&d->binds);
+	w->rt = rt ? rt->t : NULL;
+	w->bind = nb ? nb->b[w->id] : NULL;
+	return gen;
+}
+
+static void worker_exit(struct worker *w)
+{
+	w->rt = NULL;
+	w->bind = NULL;
+	epoch_exit(&w->dev->epoch, w->id);
+}
+
 static void *worker_main(void *arg)
 {
 	struct worker *w = arg;
@@ -245,8 +284,7 @@ static void *worker_main(void *arg)
 			break;
 		if (atomic_load(&d->stopping))
 			break;
-		pthread_rwlock_rdlock(&d->cfg_lock);
-		gen = atomic_load(&d->bind_gen);
+		gen = worker_enter(w);
 		if (gen != w->bind_gen) {
 			worker_rebind(w, gen);
 			w->udp_pending = 0;
@@ -272,7 +310,7 @@ static void *worker_main(void *arg)
 				break;
 			}
 		}
-		pthread_rwlock_unlock(&d->cfg_lock);
+		worker_exit(w);
 	}
 	return NULL;
 }
