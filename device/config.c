@@ -165,6 +165,8 @@ struct set_plan {
 	struct noise_static_identity id;	/* the identity after it, if it changes */
 	struct dev_peer **fresh;
 	size_t n_fresh, n_kept;
+	struct dev_peer **peer_of;	/* by index in the new store */
+	size_t *touched, n_touched;	/* kept peers this set configures */
 	struct dev_rt *rt;
 	struct dev_binds *binds;	/* new sockets for a new port */
 	bool mark_moved;		/* the sockets' fwmark changed */
@@ -177,6 +179,8 @@ static void plan_abort(struct device *d, struct set_plan *pl)
 	for (i = 0; i < pl->n_fresh; i++)
 		peer_free(&pl->fresh[i]->retire);
 	free(pl->fresh);
+	free(pl->peer_of);
+	free(pl->touched);
 	if (pl->rt) {
 		allowedips_free(pl->rt->t);
 		free(pl->rt);
@@ -205,37 +209,44 @@ static int plan_identity(struct set_plan *pl)
 static int plan_peers(struct device *d, const struct uapi_txn *txn, struct set_plan *pl)
 {
 	const struct noise_static_identity *id = pl->key_changed ? &pl->id : NULL;
+	bool replace = txn->flags & UAPI_DEV_REPLACE_PEERS;
+	size_t i, n = pl->next.n_peers ? pl->next.n_peers : 1;
 	uint64_t now = dev_now(d);
-	size_t i;
 
-	pl->fresh = calloc(pl->next.n_peers ? pl->next.n_peers : 1, sizeof(*pl->fresh));
-	if (!pl->fresh)
+	pl->fresh = calloc(n, sizeof(*pl->fresh));
+	pl->peer_of = calloc(n, sizeof(*pl->peer_of));
+	pl->touched = calloc(n, sizeof(*pl->touched));
+	if (!pl->fresh || !pl->peer_of || !pl->touched)
 		return -ENOMEM;
 	d->sync_gen++;
 	for (i = 0; i < pl->next.n_peers; i++) {
 		const struct uapi_store_peer *sp = &pl->next.peers[i];
+		const struct uapi_peer_op *op = txn_op_for(&pl->ops, sp->public_key);
 		struct wg_peer *wp = wg_proto_find_peer(&d->proto, sp->public_key);
 		struct dev_peer *p;
 
 		if (wp) {
-			dev_peer_of(wp)->sync_gen = d->sync_gen;
+			p = dev_peer_of(wp);
 			pl->n_kept++;
-			continue;
+			if (op || replace)
+				pl->touched[pl->n_touched++] = i;
+		} else {
+			p = peer_alloc(d, sp->public_key, id);
+			if (!p)
+				return -ENOMEM;
+			pl->fresh[pl->n_fresh++] = p;
+			configure_peer(p->wp, sp, op, true, now);
 		}
-		p = peer_alloc(d, sp->public_key, id);
-		if (!p)
-			return -ENOMEM;
-		pl->fresh[pl->n_fresh++] = p;
 		p->sync_gen = d->sync_gen;
-		configure_peer(p->wp, sp, txn_op_for(&pl->ops, sp->public_key), true, now);
+		pl->peer_of[i] = p;
 	}
 	return wg_proto_reserve(&d->proto, pl->n_kept + pl->n_fresh);
 }
 
 /* The new routing table, from the new store. */
-static int plan_routes(struct device *d, struct set_plan *pl)
+static int plan_routes(struct set_plan *pl)
 {
-	size_t i, j, k = 0;
+	size_t i, j;
 	int ret;
 
 	pl->rt = calloc(1, sizeof(*pl->rt));
@@ -246,13 +257,12 @@ static int plan_routes(struct device *d, struct set_plan *pl)
 		return -ENOMEM;
 	for (i = 0; i < pl->next.n_peers; i++) {
 		const struct uapi_store_peer *sp = &pl->next.peers[i];
-		struct wg_peer *wp = wg_proto_find_peer(&d->proto, sp->public_key);
-		struct dev_peer *p = wp ? dev_peer_of(wp) : pl->fresh[k++];
 
 		for (j = 0; j < sp->n_aips; j++) {
 			const struct uapi_prefix *a = &sp->aips[j];
 
-			ret = allowedips_insert(pl->rt->t, a->family, a->addr, a->cidr, p);
+			ret = allowedips_insert(pl->rt->t, a->family, a->addr, a->cidr,
+						pl->peer_of[i]);
 			if (ret)
 				return ret;
 		}
@@ -316,7 +326,7 @@ static int plan_prepare(struct device *d, const struct uapi_txn *txn, struct set
 	if (!ret)
 		ret = plan_peers(d, txn, pl);
 	if (!ret)
-		ret = plan_routes(d, pl);
+		ret = plan_routes(pl);
 	if (ret) {
 		dev_log(d, DEVICE_LOG_ERROR, "configuration refused: %s", strerror(-ret));
 		return ret;
@@ -353,15 +363,12 @@ static void plan_commit(struct device *d, const struct uapi_txn *txn, struct set
 	/* replace_peers: every field comes from this transaction, but a peer
 	 * listed again keeps its session (unlike wireguard-go, which drops
 	 * it), so `wg setconf` with an unchanged peer does not stall. */
-	for (i = 0; i < pl->next.n_peers && (pl->n_kept || replace); i++) {
-		const struct uapi_store_peer *sp = &pl->next.peers[i];
-		const struct uapi_peer_op *op = txn_op_for(&pl->ops, sp->public_key);
+	for (i = 0; i < pl->n_touched; i++) {
+		size_t k = pl->touched[i];
+		const struct uapi_store_peer *sp = &pl->next.peers[k];
 
-		if (!op && !replace)
-			continue;
-		wp = wg_proto_find_peer(&d->proto, sp->public_key);
-		if (wp)
-			configure_peer(wp, sp, op, replace, now);
+		configure_peer(pl->peer_of[k]->wp, sp, txn_op_for(&pl->ops, sp->public_key),
+			       replace, now);
 	}
 	for (i = 0; i < pl->n_fresh; i++)
 		if (wg_peer_link(pl->fresh[i]->wp))
