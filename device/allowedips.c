@@ -2,7 +2,7 @@
 /*
  * Allowed IPs: a path-compressed binary trie per family.  Keys are held
  * as 128-bit integers, most significant bit first, with IPv4 addresses in
- * the top 32 bits, so matching a prefix is one XOR and one mask.  Nodes
+ * the top 32 bits, so matching a prefix is an XOR and a mask per half.  Nodes
  * without a peer only join two subtrees and disappear as soon as they
  * have fewer than two children.  Each peer's prefixes are also threaded
  * on a list, found through a small hash of peer pointers, so "list" and
@@ -22,7 +22,14 @@
 
 #include "tun/ip.h"
 
-typedef unsigned __int128 u128;
+/*
+ * A key as two 64-bit halves rather than unsigned __int128, which 32-bit
+ * targets lack; on 64-bit ones the compiler emits the same word pairs.
+ * Aligned like __int128 was so a node keeps its size and layout.
+ */
+typedef struct {
+	uint64_t hi, lo;
+} __attribute__((aligned(16))) u128;
 
 /* Lookups touch only the first 42 bytes. */
 struct node {
@@ -83,25 +90,44 @@ struct allowedips {
 	struct pool pool;
 };
 
-static inline u128 mask_of(uint8_t cidr)
+static inline uint64_t mask64(unsigned int bits)
 {
-	return cidr ? ~(u128)0 << (128 - cidr) : 0;
+	return bits ? ~UINT64_C(0) << (64 - bits) : 0;
 }
 
-static inline unsigned int bit_at(u128 key, uint8_t i)
+/* key with every bit past the first cidr cleared */
+static inline u128 key_mask(u128 key, unsigned int cidr)
 {
-	return (unsigned int)(key >> (127 - i)) & 1;
+	if (cidr <= 64)
+		return (u128){ key.hi & mask64(cidr), 0 };
+	return (u128){ key.hi, key.lo & mask64(cidr - 64) };
+}
+
+/* Do a and b agree on their first cidr bits? */
+static inline bool key_match(u128 a, u128 b, unsigned int cidr)
+{
+	uint64_t hi = a.hi ^ b.hi, lo = a.lo ^ b.lo;
+
+	if (cidr <= 64)
+		return !(hi & mask64(cidr));
+	return !(hi | (lo & mask64(cidr - 64)));
+}
+
+static inline unsigned int bit_at(u128 key, unsigned int i)
+{
+	if (i < 64)
+		return (unsigned int)(key.hi >> (63 - i)) & 1;
+	return (unsigned int)(key.lo >> (127 - i)) & 1;
 }
 
 static unsigned int common_bits(u128 a, u128 b)
 {
-	u128 x = a ^ b;
-	uint64_t hi = (uint64_t)(x >> 64), lo = (uint64_t)x;
+	uint64_t hi = a.hi ^ b.hi, lo = a.lo ^ b.lo;
 
 	if (hi)
-		return __builtin_clzll(hi);
+		return (unsigned int)__builtin_clzll(hi);
 	if (lo)
-		return 64 + __builtin_clzll(lo);
+		return 64 + (unsigned int)__builtin_clzll(lo);
 	return 128;
 }
 
@@ -112,14 +138,14 @@ static int load_key(int family, const void *addr, u128 *key, int *v6)
 
 	if (family == AF_INET) {
 		memcpy(&a4, addr, 4);
-		*key = (u128)be32toh(a4) << 96;
+		*key = (u128){ (uint64_t)be32toh(a4) << 32, 0 };
 		*v6 = 0;
 		return 0;
 	}
 	if (family == AF_INET6) {
 		memcpy(&hi, addr, 8);
 		memcpy(&lo, (const uint8_t *)addr + 8, 8);
-		*key = (u128)be64toh(hi) << 64 | be64toh(lo);
+		*key = (u128){ be64toh(hi), be64toh(lo) };
 		*v6 = 1;
 		return 0;
 	}
@@ -128,10 +154,11 @@ static int load_key(int family, const void *addr, u128 *key, int *v6)
 
 static void store_key(u128 key, int v6, uint8_t *out)
 {
-	int n = v6 ? 16 : 4;
+	uint64_t hi = htobe64(key.hi), lo = htobe64(key.lo);
 
-	for (int i = 0; i < n; i++)
-		out[i] = (uint8_t)(key >> (120 - 8 * i));
+	memcpy(out, &hi, v6 ? 8 : 4);
+	if (v6)
+		memcpy(out + 8, &lo, 8);
 }
 
 /* ---- The peer hash ---- */
@@ -143,7 +170,7 @@ static size_t hash_ptr(const void *p, size_t nbuckets)
 	x ^= x >> 33;
 	x *= 0xff51afd7ed558ccdULL;
 	x ^= x >> 33;
-	return x & (nbuckets - 1);
+	return (size_t)(x & (nbuckets - 1));
 }
 
 static struct peer_entry *peer_find(const struct allowedips *t, const void *peer)
@@ -343,7 +370,7 @@ static struct node *node_new(struct allowedips *t, u128 key, uint8_t cidr,
 	t->nodes++;
 	n->key = key;
 	n->cidr = cidr;
-	n->v6 = v6;
+	n->v6 = (uint8_t)v6;
 	n->peer = peer;
 	return n;
 }
@@ -381,7 +408,7 @@ static struct node *find_or_add(struct allowedips *t, u128 key, uint8_t cidr,
 			return fresh;
 		}
 		/* They diverge at bit `common`: join them there. */
-		join = node_new(t, key & mask_of(common), common, v6, NULL);
+		join = node_new(t, key_mask(key, common), (uint8_t)common, v6, NULL);
 		if (!join) {
 			node_free(t, fresh);
 			return NULL;
@@ -430,7 +457,7 @@ static int parse(int family, const void *addr, uint8_t cidr, u128 *key, int *v6)
 		return -EINVAL;
 	if (cidr > (*v6 ? 128 : 32))
 		return -EINVAL;
-	*key &= mask_of(cidr);
+	*key = key_mask(*key, cidr);
 	return 0;
 }
 
@@ -509,7 +536,7 @@ static void *lookup_key(const struct allowedips *t, u128 key, int v6)
 	const struct node *n = t->root[v6];
 	void *best = NULL;
 
-	while (n && ((n->key ^ key) & mask_of(n->cidr)) == 0) {
+	while (n && key_match(n->key, key, n->cidr)) {
 		if (n->peer)
 			best = n->peer;
 		if (n->cidr == 128)

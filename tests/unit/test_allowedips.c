@@ -485,6 +485,30 @@ START_TEST(random_model)
 }
 END_TEST
 
+/* Prefixes that end on either side of the middle of an IPv6 key. */
+START_TEST(halves_boundary)
+{
+	ins("2001:db8:0:0:8000::", 65, P(0));
+	ins("2001:db8::", 64, P(1));
+	ins("2001:db8:0:1::", 63, P(2));
+	ins("2001:db8:0:1:ffff::", 127, P(3));
+	ck_assert_lookup("2001:db8::8000:0:0:1", P(0));
+	ck_assert_lookup("2001:db8::7fff:0:0:1", P(1));
+	ck_assert_lookup("2001:db8:0:1::1", P(2));
+	ck_assert_lookup("2001:db8:0:1:ffff::1", P(3));
+	ck_assert_lookup("2001:db8:0:1:ffff::2", P(2));
+	ck_assert_lookup("2001:db8:0:2::", NULL);
+	ck_assert_str_eq(list(P(0)), "2001:db8:0:0:8000::/65");
+	ck_assert_str_eq(list(P(2)), "2001:db8::/63");
+	ck_assert_str_eq(list(P(3)), "2001:db8:0:1:ffff::/127");
+	ins("10.255.255.255", 31, P(4));
+	ck_assert_str_eq(list(P(4)), "10.255.255.254/31");
+	ck_assert_lookup("10.255.255.254", P(4));
+	ck_assert_int_eq(rem("2001:db8::", 64, P(1)), 0);
+	ck_assert_lookup("2001:db8::7fff:0:0:1", P(2));
+}
+END_TEST
+
 static Suite *allowedips_suite(void)
 {
 	Suite *s = suite_create("allowedips");
@@ -498,6 +522,7 @@ static Suite *allowedips_suite(void)
 	tcase_add_test(tc, bad_arguments);
 	tcase_add_test(tc, packet_lookups);
 	tcase_add_test(tc, remove_peer_many);
+	tcase_add_test(tc, halves_boundary);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("model");
