@@ -88,7 +88,30 @@ struct allowedips {
 	struct peer_entry **buckets;
 	size_t nbuckets, npeers, count, nodes;
 	struct pool pool;
+	bool deferred;			/* lookups may run during changes */
+	struct node *limbo;		/* unlinked, maybe still read; via next */
+	struct node *spare;		/* reserved nodes; via child[0] */
+	size_t nspare;
+	struct peer_entry *spare_entries;	/* reserved; via hnext */
+	size_t nspare_entries;
 };
+
+/* What lookups read while a writer changes the table: published with
+ * release stores, read with acquire loads. */
+static inline struct node *load_ptr(struct node *const *p)
+{
+	return __atomic_load_n(p, __ATOMIC_ACQUIRE);
+}
+
+static inline void publish(struct node **p, struct node *n)
+{
+	__atomic_store_n(p, n, __ATOMIC_RELEASE);
+}
+
+static inline void set_peer(struct node *n, void *peer)
+{
+	__atomic_store_n(&n->peer, peer, __ATOMIC_RELEASE);
+}
 
 static inline uint64_t mask64(unsigned int bits)
 {
@@ -218,7 +241,14 @@ static struct peer_entry *peer_get(struct allowedips *t, void *peer)
 		return e;
 	if (t->npeers >= t->nbuckets && peer_grow(t))
 		return NULL;
-	e = calloc(1, sizeof(*e));
+	if (t->spare_entries) {
+		e = t->spare_entries;
+		t->spare_entries = e->hnext;
+		t->nspare_entries--;
+		memset(e, 0, sizeof(*e));
+	} else {
+		e = calloc(1, sizeof(*e));
+	}
 	if (!e)
 		return NULL;
 	e->peer = peer;
@@ -282,7 +312,7 @@ static struct node **slot_of(struct allowedips *t, struct node *n)
 
 static void replace(struct allowedips *t, struct node *old, struct node *new)
 {
-	*slot_of(t, old) = new;
+	publish(slot_of(t, old), new);
 	if (new)
 		new->parent = old->parent;
 }
@@ -319,7 +349,7 @@ static int pool_grow(struct pool *p)
 	return 0;
 }
 
-static struct node *node_alloc(struct allowedips *t)
+static struct node *node_alloc_fresh(struct allowedips *t)
 {
 	struct pool *p = &t->pool;
 	struct node *n;
@@ -337,6 +367,28 @@ static struct node *node_alloc(struct allowedips *t)
 	}
 	memset(n, 0, sizeof(*n));
 	return n;
+}
+
+/* Reserved nodes first (allowedips_reserve), so a reserved insert cannot fail. */
+static struct node *node_alloc(struct allowedips *t)
+{
+	struct node *n = t->spare;
+
+	if (!n)
+		return node_alloc_fresh(t);
+	t->spare = n->child[0];
+	t->nspare--;
+	memset(n, 0, sizeof(*n));
+	return n;
+}
+
+/* A node unlinked from the trie: a lookup may still stand on it, so it
+ * waits in limbo (its child pointers intact) until allowedips_release(). */
+static void node_unlinked(struct allowedips *t, struct node *n)
+{
+	t->nodes--;
+	n->next = t->limbo;
+	t->limbo = n;
 }
 
 static void node_free(struct allowedips *t, struct node *n)
@@ -375,13 +427,6 @@ static struct node *node_new(struct allowedips *t, u128 key, uint8_t cidr,
 	return n;
 }
 
-static void set_child(struct node *parent, unsigned int b, struct node *child)
-{
-	parent->child[b] = child;
-	if (child)
-		child->parent = parent;
-}
-
 /* The node for exactly key/cidr, creating it (without a peer) if needed. */
 static struct node *find_or_add(struct allowedips *t, u128 key, uint8_t cidr,
 				int v6)
@@ -401,10 +446,14 @@ static struct node *find_or_add(struct allowedips *t, u128 key, uint8_t cidr,
 		fresh = node_new(t, key, cidr, v6, NULL);
 		if (!fresh)
 			return NULL;
+		/* A new node is complete before it is published, so a lookup
+		 * sees the trie either without it or with it. */
 		if (common >= cidr) {
 			/* The new prefix contains n: it goes above n. */
-			replace(t, n, fresh);
-			set_child(fresh, bit_at(n->key, cidr), n);
+			fresh->child[bit_at(n->key, cidr)] = n;
+			publish(slot, fresh);
+			fresh->parent = parent;
+			n->parent = fresh;
 			return fresh;
 		}
 		/* They diverge at bit `common`: join them there. */
@@ -413,16 +462,19 @@ static struct node *find_or_add(struct allowedips *t, u128 key, uint8_t cidr,
 			node_free(t, fresh);
 			return NULL;
 		}
-		replace(t, n, join);
-		set_child(join, bit_at(n->key, common), n);
-		set_child(join, bit_at(key, common), fresh);
+		join->child[bit_at(n->key, common)] = n;
+		join->child[bit_at(key, common)] = fresh;
+		fresh->parent = join;
+		publish(slot, join);
+		join->parent = parent;
+		n->parent = join;
 		return fresh;
 	}
 	fresh = node_new(t, key, cidr, v6, NULL);
 	if (!fresh)
 		return NULL;
-	*slot = fresh;
 	fresh->parent = parent;
+	publish(slot, fresh);
 	return fresh;
 }
 
@@ -433,7 +485,10 @@ static void compact(struct allowedips *t, struct node *n)
 		struct node *parent = n->parent;
 
 		replace(t, n, n->child[0] ? n->child[0] : n->child[1]);
-		node_free(t, n);
+		if (t->deferred)
+			node_unlinked(t, n);
+		else
+			node_free(t, n);
 		n = parent;
 	}
 }
@@ -487,7 +542,7 @@ int allowedips_insert(struct allowedips *t, int family, const void *addr,
 	} else {
 		t->count++;
 	}
-	n->peer = peer;
+	set_peer(n, peer);
 	list_append(e, n);
 	return 0;
 }
@@ -496,7 +551,7 @@ static void remove_node(struct allowedips *t, struct peer_entry *e,
 			struct node *n)
 {
 	list_unlink(e, n);
-	n->peer = NULL;
+	set_peer(n, NULL);
 	t->count--;
 	compact(t, n);
 }
@@ -531,17 +586,30 @@ void allowedips_remove_peer(struct allowedips *t, void *peer)
 	peer_put(t, e);
 }
 
+void *allowedips_owner(const struct allowedips *t, int family, const void *addr, uint8_t cidr)
+{
+	struct node *n;
+	u128 key;
+	int v6;
+
+	if (parse(family, addr, cidr, &key, &v6))
+		return NULL;
+	n = find_exact(t, key, cidr, v6);
+	return n ? n->peer : NULL;
+}
+
 static void *lookup_key(const struct allowedips *t, u128 key, int v6)
 {
-	const struct node *n = t->root[v6];
-	void *best = NULL;
+	const struct node *n = load_ptr(&t->root[v6]);
+	void *best = NULL, *peer;
 
 	while (n && key_match(n->key, key, n->cidr)) {
-		if (n->peer)
-			best = n->peer;
+		peer = __atomic_load_n(&n->peer, __ATOMIC_ACQUIRE);
+		if (peer)
+			best = peer;
 		if (n->cidr == 128)
 			break;
-		n = n->child[bit_at(key, n->cidr)];
+		n = load_ptr(&n->child[bit_at(key, n->cidr)]);
 	}
 	return best;
 }
@@ -633,10 +701,74 @@ static void free_tree(struct allowedips *t, struct node *n)
 	}
 }
 
+void allowedips_set_concurrent(struct allowedips *t)
+{
+	t->deferred = true;
+}
+
+int allowedips_reserve(struct allowedips *t, size_t nodes, size_t peers)
+{
+	struct peer_entry *e;
+	struct node *n;
+
+	while (t->npeers + peers > t->nbuckets)
+		if (peer_grow(t))
+			return -ENOMEM;
+	while (t->nspare_entries < peers) {
+		e = calloc(1, sizeof(*e));
+		if (!e)
+			return -ENOMEM;
+		e->hnext = t->spare_entries;
+		t->spare_entries = e;
+		t->nspare_entries++;
+	}
+	while (t->nspare < nodes) {
+		n = node_alloc_fresh(t);
+		if (!n)
+			return -ENOMEM;
+		n->child[0] = t->spare;
+		t->spare = n;
+		t->nspare++;
+	}
+	return 0;
+}
+
+void *allowedips_take_unlinked(struct allowedips *t)
+{
+	struct node *l = t->limbo;
+
+	t->limbo = NULL;
+	return l;
+}
+
+static void free_list(struct allowedips *t, struct node *n, size_t link)
+{
+	struct node *next;
+
+	for (; n; n = next) {
+		next = *(struct node **)((char *)n + link);
+		t->nodes++;	/* node_free() counts a node leaving the trie */
+		node_free(t, n);
+	}
+}
+
+void allowedips_release(struct allowedips *t, void *unlinked)
+{
+	free_list(t, unlinked, offsetof(struct node, next));
+}
+
 void allowedips_free(struct allowedips *t)
 {
 	if (!t)
 		return;
+	free_list(t, t->limbo, offsetof(struct node, next));
+	free_list(t, t->spare, offsetof(struct node, child[0]));
+	while (t->spare_entries) {
+		struct peer_entry *e = t->spare_entries;
+
+		t->spare_entries = e->hnext;
+		free(e);
+	}
 	if (NODE_POOL) {
 		pool_destroy(&t->pool);
 	} else {

@@ -13,9 +13,8 @@
  * are masked off.  Addresses are in network byte order (4 or 16 bytes)
  * and family is AF_INET or AF_INET6.
  *
- * Not thread-safe: writers need exclusive access; any number of lookups
- * may run at once (lookups do not modify the table), e.g. on a table
- * built once and then only read, as the data plane does.
+ * Writers need exclusive access; any number of lookups may run at once,
+ * also while a writer works on a table made concurrent (below).
  */
 struct allowedips;
 
@@ -29,6 +28,25 @@ int allowedips_insert(struct allowedips *t, int family, const void *addr,
 int allowedips_remove(struct allowedips *t, int family, const void *addr,
 		      uint8_t cidr, void *peer);
 void allowedips_remove_peer(struct allowedips *t, void *peer);
+
+/*
+ * For a table that lookups read while one writer changes it (the data
+ * plane's): after allowedips_set_concurrent(), every change is published
+ * so that a lookup running at the same time sees the trie before or after
+ * it, and a node the writer unlinks is not reused until the writer hands
+ * it back with allowedips_release(), once no lookup can still stand on
+ * it: allowedips_take_unlinked() returns those unlinked since the last
+ * call (NULL: none).  allowedips_reserve() sets aside what up to `nodes`
+ * nodes and `peers` new peers need, so that inserts within it cannot fail
+ * (an insert takes at most two nodes).  0 or -ENOMEM.
+ */
+void allowedips_set_concurrent(struct allowedips *t);
+int allowedips_reserve(struct allowedips *t, size_t nodes, size_t peers);
+void *allowedips_take_unlinked(struct allowedips *t);
+void allowedips_release(struct allowedips *t, void *unlinked);
+
+/* Who has exactly this prefix (for writers): the peer or NULL. */
+void *allowedips_owner(const struct allowedips *t, int family, const void *addr, uint8_t cidr);
 
 /* Longest-prefix match: the owning peer or NULL. */
 void *allowedips_lookup(const struct allowedips *t, int family,

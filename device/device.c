@@ -321,8 +321,10 @@ int device_new(struct device **out, struct tun *tun, const struct device_options
 		goto fail;
 	ret = -ENOMEM;
 	d->ratelimiter = ratelimiter_new(0, NULL, NULL);
-	if (!d->ratelimiter)
+	d->rt = allowedips_new();
+	if (!d->ratelimiter || !d->rt)
 		goto fail;
+	allowedips_set_concurrent(d->rt);
 	d->proto.ratelimit = dev_ratelimit;
 	d->proto.ratelimit_ctx = d->ratelimiter;
 	d->hs_queue = calloc(HS_QUEUE_CAP, sizeof(*d->hs_queue));
@@ -417,10 +419,10 @@ void device_free(struct device *d)
 		next = wp->next;
 		dev_remove_peer(d, wp);
 	}
-	dev_rt_publish(d, NULL);
 	pthread_mutex_unlock(&d->cfg_mutex);
 	/* Every thread has stopped: nothing retired can be in use. */
 	epoch_destroy(&d->epoch);
+	allowedips_free(d->rt);
 	if (d->uapi_on)
 		uapi_server_close(&d->uapi);
 	wg_proto_destroy(&d->proto);

@@ -54,19 +54,11 @@ static inline void cnt_add(uint64_t *c, uint64_t v)
 struct dev_peer {
 	struct wg_peer *wp;
 	uint8_t pub[NOISE_PUBLIC_KEY_LEN];
-	uint64_t sync_gen;	/* the last set that found it in the store */
 	uint64_t loop_at;	/* when its own outer datagram last came back */
 	atomic_bool removed;	/* unlinked: nothing new may refer to it */
 	struct epoch_entry retire;
 	unsigned int nslots;	/* DEV_SLOTS() of its device */
 	struct pcounters cnt[];
-};
-
-/* The allowed-IPs table (device/allowedips.h): a set builds a new one and
- * publishes it; readers use the one they loaded for a whole batch. */
-struct dev_rt {
-	struct allowedips *t;
-	struct epoch_entry retire;
 };
 
 static inline struct dev_peer *route_lookup(const struct allowedips *rt, int family,
@@ -175,8 +167,9 @@ struct device {
 	struct wg_proto proto;
 	struct ratelimiter *ratelimiter;
 	struct uapi_store store;
-	uint64_t sync_gen;	/* the set's mark-and-sweep of peers */
-	_Atomic(struct dev_rt *) rt;
+	/* Allowed IPs (device/allowedips.h), changed in place by sets while
+	 * the workers look up in it (allowedips_set_concurrent). */
+	struct allowedips *rt;
 	_Atomic(struct dev_binds *) binds;	/* NULL: no sockets */
 	struct vg_bind_stats binds_gone;	/* counters of closed sockets */
 	atomic_uint bind_gen;
@@ -266,10 +259,14 @@ int dev_hs_enqueue(struct device *d, const struct hs_item *it);
 int dev_ctl_start(struct device *d);
 void dev_ctl_stop(struct device *d);
 
-/* config.c: set and get */
+/* config.c: peers as objects, get; config_txn.c: set */
 void dev_config_init(struct device *d);
-void dev_remove_peer(struct device *d, struct wg_peer *wp);
-void dev_rt_publish(struct device *d, struct dev_rt *rt);
+struct dev_peer *dev_peer_alloc(struct device *d, const uint8_t *pub,
+				const struct noise_static_identity *id);
+void dev_peer_free(struct dev_peer *p);		/* never linked, or all stopped */
+void dev_peer_retire(struct device *d, struct dev_peer *p);	/* unlink, free later */
+void dev_remove_peer(struct device *d, struct wg_peer *wp);	/* all stopped */
+int dev_set(void *ctx, const struct uapi_txn *txn);
 
 /* stats.c: counters */
 void dev_count_handshake(struct dcounters *dc, uint64_t *pc, uint8_t type, size_t len, bool sent);

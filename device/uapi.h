@@ -339,15 +339,20 @@ struct uapi_store_peer {
 	uint16_t persistent_keepalive_interval;
 	size_t n_aips, cap_aips;
 	struct uapi_prefix *aips;
-	bool removed;			/* only while a transaction is applied */
+	bool removed;			/* a hole in peers[], until compacted */
 };
+
+struct uapi_store_undo;
+struct uapi_store_aip;
 
 struct uapi_store {
 	uint8_t private_key[UAPI_KEY_LEN];
 	uint8_t public_key[UAPI_KEY_LEN];
 	uint16_t listen_port;
 	uint32_t fwmark;
-	size_t n_peers, cap_peers;
+	/* In the order they were added: n_slots entries, of which n_peers
+	 * are not removed. */
+	size_t n_peers, n_slots, cap_peers;
 	struct uapi_store_peer *peers;
 	/* Optional hooks, called before the new state is committed; a
 	 * negative return aborts the whole set (wireguard-go: -EADDRINUSE). */
@@ -355,18 +360,42 @@ struct uapi_store {
 	int (*set_mark)(void *arg, uint32_t mark);
 	void *hook_arg;
 	struct uapi_device_stats stats;	/* what stats=1 reports */
+
+	/* uapi_store.c's own: peers by key, prefixes by owner, and the open
+	 * transaction's undo log with the device fields it started from. */
+	uint32_t *peer_slots;
+	size_t peer_cap, peer_used;
+	struct uapi_store_aip *aip_slots;
+	size_t aip_cap, aip_used, aip_owned;
+	struct uapi_store_undo *undo;
+	size_t n_undo, cap_undo;
+	bool open;
+	uint8_t saved_private_key[UAPI_KEY_LEN];
+	uint8_t saved_public_key[UAPI_KEY_LEN];
+	uint16_t saved_listen_port;
+	uint32_t saved_fwmark;
 };
 
 void uapi_store_init(struct uapi_store *st);
 void uapi_store_free(struct uapi_store *st);
 int uapi_store_apply(struct uapi_store *st, const struct uapi_txn *txn);
-/* uapi_store_apply() in steps, for a caller with more to prepare: the
- * transaction is applied to a copy (next, hooks not called), which then
- * replaces st or is thrown away.  Until then st is untouched. */
-int uapi_store_prepare(struct uapi_store *st, const struct uapi_txn *txn,
-		       struct uapi_store *next);
-void uapi_store_commit(struct uapi_store *st, struct uapi_store *next);
-void uapi_store_abort(struct uapi_store *next);
+/*
+ * uapi_store_apply() in steps, for a caller with more to prepare:
+ * uapi_store_begin() applies the transaction in place (hooks not called)
+ * and keeps what it replaced; then uapi_store_commit() keeps the result or
+ * uapi_store_abort() puts everything back.  A failing begin has put it
+ * back already.  Each costs what the transaction changes, not the size of
+ * the store (a replace_peers or a new private key changes every peer).
+ */
+int uapi_store_begin(struct uapi_store *st, const struct uapi_txn *txn);
+void uapi_store_commit(struct uapi_store *st);
+void uapi_store_abort(struct uapi_store *st);
+/* The peer with this key, NULL if none (removed ones are none). */
+const struct uapi_store_peer *uapi_store_find(const struct uapi_store *st,
+					      const uint8_t key[UAPI_KEY_LEN]);
+/* The peer this prefix belongs to, NULL if none. */
+const struct uapi_store_peer *uapi_store_owner(const struct uapi_store *st,
+					       const struct uapi_prefix *p);
 int uapi_store_snapshot(struct uapi_store *st, struct uapi_snapshot *snap);
 /* uapi_ops over a struct uapi_store (ctx). */
 extern const struct uapi_ops uapi_store_ops;

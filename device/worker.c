@@ -248,14 +248,12 @@ static unsigned int worker_enter(struct worker *w)
 {
 	struct device *d = w->dev;
 	struct dev_binds *nb;
-	struct dev_rt *rt;
 	unsigned int gen;
 
 	epoch_enter(&d->epoch, w->id);
 	gen = atomic_load(&d->bind_gen);
-	rt = atomic_load(&d->rt);
 	nb = atomic_load(&d->binds);
-	w->rt = rt ? rt->t : NULL;
+	w->rt = d->rt;
 	w->bind = nb ? nb->b[w->id] : NULL;
 	return gen;
 }
