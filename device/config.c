@@ -14,7 +14,7 @@
 
 #include "device/device_impl.h"
 
-static int hook_bind_port(void *arg, uint16_t *port)
+static int hook_bind_port(void *arg, uint16_t *port, uint32_t mark)
 {
 	struct device *d = arg;
 	int ret;
@@ -24,7 +24,7 @@ static int hook_bind_port(void *arg, uint16_t *port)
 	if (!d->binds_open) {
 		if (!d->link_up)
 			return 0;
-		ret = dev_open_binds(d, *port);
+		ret = dev_open_binds(d, *port, mark);
 		if (ret)
 			return ret;
 		d->binds_open = true;
@@ -39,7 +39,7 @@ static int hook_bind_port(void *arg, uint16_t *port)
 		struct vg_bind *old[DEVICE_MAX_QUEUES];
 
 		memcpy(old, d->binds, d->nworkers * sizeof(*old));
-		ret = dev_open_binds(d, *port);
+		ret = dev_open_binds(d, *port, mark);
 		if (ret) {
 			memcpy(d->binds, old, d->nworkers * sizeof(*old));
 			return ret;
@@ -57,21 +57,29 @@ bound:
 	return 0;
 }
 
+/* Every queue or none: a queue that refuses the mark puts the ones before
+ * it back to the mark they had. */
 static int hook_set_mark(void *arg, uint32_t mark)
 {
 	struct device *d = arg;
+	uint32_t old[DEVICE_MAX_QUEUES];
 	unsigned int i;
 	int ret;
 
 	if (!d->binds_open)
 		return 0;
 	for (i = 0; i < d->nworkers; i++) {
+		old[i] = vg_bind_fwmark(d->binds[i]);
 		ret = vg_bind_set_fwmark(d->binds[i], mark);
 		if (ret)
-			return ret;
+			goto undo;
 	}
 	dev_clear_all_src(d);
 	return 0;
+undo:
+	while (i--)
+		vg_bind_set_fwmark(d->binds[i], old[i]);
+	return ret;
 }
 
 /* An empty store whose port and fwmark changes move the sockets. */

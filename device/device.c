@@ -90,25 +90,26 @@ static void bind_log(void *arg, const char *msg)
 	dev_log(arg, DEVICE_LOG_VERBOSE, "udp: %s", msg);
 }
 
-static void bind_config(struct device *d, struct vg_bind_config *c, uint16_t port)
+static void bind_config(struct device *d, struct vg_bind_config *c, uint16_t port,
+			uint32_t mark)
 {
 	memset(c, 0, sizeof(*c));
 	c->port = port;
 	c->queues = d->nworkers;
-	c->fwmark = d->store.fwmark;
+	c->fwmark = mark;
 	c->no_gso = d->opts.no_udp_gso;
 	c->no_gro = d->opts.no_udp_gro_rx;
 	c->log = bind_log;
 	c->log_arg = d;
 }
 
-int dev_open_binds(struct device *d, uint16_t port)
+int dev_open_binds(struct device *d, uint16_t port, uint32_t mark)
 {
 	struct vg_bind_config c;
 	unsigned int i;
 	int ret;
 
-	bind_config(d, &c, port);
+	bind_config(d, &c, port, mark);
 	if (!d->opts.memnet)
 		return vg_bind_group_open(d->binds, &c);
 	for (i = 0; i < d->nworkers; i++) {
@@ -132,7 +133,7 @@ int dev_link_up(struct device *d)
 	d->link_up = true;
 	if (d->binds_open)
 		return 0;
-	ret = dev_open_binds(d, d->store.listen_port);
+	ret = dev_open_binds(d, d->store.listen_port, d->store.fwmark);
 	if (ret) {
 		dev_log(d, DEVICE_LOG_ERROR, "cannot open UDP port %u: %s",
 			d->store.listen_port, strerror(-ret));

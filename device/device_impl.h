@@ -194,7 +194,7 @@ void dev_log(struct device *d, int level, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 void dev_exit(struct device *d, int reason);
 struct dev_peer *dev_peer_of(struct wg_peer *wp);
-int dev_open_binds(struct device *d, uint16_t port);
+int dev_open_binds(struct device *d, uint16_t port, uint32_t mark);
 int dev_link_up(struct device *d);
 void dev_link_down(struct device *d);
 void dev_clear_all_src(struct device *d);

@@ -375,19 +375,25 @@ static int apply_device(struct apply *a, const struct uapi_txn *txn)
 }
 
 /* The hooks touch the outside world, so they run last, once the rest of
- * the transaction is known to succeed. */
-static int run_hooks(struct uapi_store *next, const struct uapi_txn *txn)
+ * the transaction is known to succeed.  The mark goes first, so sockets
+ * opened for a new port are born with it; if the port cannot move, the
+ * old mark goes back (the sockets took it before, so they take it again). */
+static int run_hooks(struct uapi_store *next, const struct uapi_store *cur,
+		     const struct uapi_txn *txn)
 {
+	bool mark = (txn->flags & UAPI_DEV_FWMARK) && next->set_mark;
 	uint16_t port = next->listen_port;
 
+	if (mark && next->set_mark(next->hook_arg, next->fwmark))
+		return UAPI_ERR_PORT_IN_USE;
 	if ((txn->flags & UAPI_DEV_LISTEN_PORT) && next->bind_port) {
-		if (next->bind_port(next->hook_arg, &port))
+		if (next->bind_port(next->hook_arg, &port, next->fwmark)) {
+			if (mark)
+				next->set_mark(next->hook_arg, cur->fwmark);
 			return UAPI_ERR_PORT_IN_USE;
+		}
 		next->listen_port = port;
 	}
-	if ((txn->flags & UAPI_DEV_FWMARK) && next->set_mark &&
-	    next->set_mark(next->hook_arg, next->fwmark))
-		return UAPI_ERR_PORT_IN_USE;
 	return 0;
 }
 
@@ -407,7 +413,7 @@ int uapi_store_apply(struct uapi_store *st, const struct uapi_txn *txn)
 	for (i = 0; !ret && i < txn->n_peers; i++)
 		ret = apply_peer(&a, &txn->peers[i]);
 	if (!ret)
-		ret = run_hooks(&next, txn);
+		ret = run_hooks(&next, st, txn);
 	apply_free(&a);
 	if (ret) {
 		free_peers(next.peers, next.n_peers, next.cap_peers);
