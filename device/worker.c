@@ -147,13 +147,10 @@ void dev_epoll_add(int epfd, int fd, uint64_t tag, uint32_t events)
 static void worker_rebind(struct worker *w, unsigned int gen)
 {
 	struct device *d = w->dev;
-	int i;
 
-	for (i = 0; i < 2; i++) {
-		if (w->reg_fd[i] >= 0)
-			epoll_ctl(w->epfd, EPOLL_CTL_DEL, w->reg_fd[i], NULL);
-		w->reg_fd[i] = -1;
-	}
+	/* The old fds were closed with their binds, which took them out of
+	 * epfd; their numbers may name other files by now: nothing to delete. */
+	w->reg_fd[0] = w->reg_fd[1] = -1;
 	if (d->binds_open) {
 		w->reg_fd[0] = vg_bind_fd(d->binds[w->id], AF_INET);
 		w->reg_fd[1] = vg_bind_fd(d->binds[w->id], AF_INET6);
