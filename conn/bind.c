@@ -161,6 +161,11 @@ int vg_bind_set_fwmark(struct vg_bind *b, uint32_t mark)
 	return ret;
 }
 
+uint32_t vg_bind_fwmark(const struct vg_bind *b)
+{
+	return b->cfg.fwmark;
+}
+
 int vg_bind_rebind(struct vg_bind *b, uint16_t port)
 {
 	return vg_bind_group_rebind(&b, 1, port);

@@ -129,9 +129,12 @@ enum { VG_SEND_SRC_REFUSED = 1 << 0 };
 int vg_bind_send(struct vg_bind *b, const struct vg_endpoint *ep, const struct iovec *pkts,
 		 unsigned int n, unsigned int *result);
 
-/* SO_MARK on both sockets (0 clears). Callers clear every peer's sticky
+/* SO_MARK on both sockets (0 clears), both or neither: on failure the
+ * sockets keep the mark they had. Callers clear every peer's sticky
  * source after it: routing may change. */
 int vg_bind_set_fwmark(struct vg_bind *b, uint32_t mark);
+/* The mark the sockets carry (cfg->fwmark, then each successful set). */
+uint32_t vg_bind_fwmark(const struct vg_bind *b);
 
 /* Moves the bind to a new port (0: pick). New sockets are opened first; on
  * failure (-EADDRINUSE...) the old ones stay in use. On success the fds
@@ -209,6 +212,20 @@ struct vg_memnet;
 struct vg_memnet *vg_memnet_new(void);
 void vg_memnet_free(struct vg_memnet *net);	/* after every bind on it is closed */
 int vg_bind_open_mem(struct vg_bind **out, struct vg_memnet *net, const struct vg_bind_config *cfg);
+/* Test seam: every SO_MARK a bind on net takes (vg_bind_set_fwmark(), or an
+ * open with cfg->fwmark set, as the Linux bind does) asks hook first, with
+ * the bind's group member index; a negative errno refuses it. NULL: all
+ * succeed. */
+typedef int (*vg_memnet_mark_fn)(void *arg, unsigned int queue, uint32_t mark);
+void vg_memnet_set_mark_hook(struct vg_memnet *net, vg_memnet_mark_fn hook, void *arg);
+/* What the binds open on net look like, for tests: fills up to cap
+ * entries and returns how many binds are open. */
+struct vg_memnet_info {
+	uint16_t port;
+	unsigned int queue;
+	uint32_t fwmark;
+};
+unsigned int vg_memnet_list(struct vg_memnet *net, struct vg_memnet_info *out, unsigned int cap);
 
 /*
  * Test seam: replace the syscalls of a Linux bind (fault injection). Each
@@ -218,6 +235,8 @@ int vg_bind_open_mem(struct vg_bind **out, struct vg_memnet *net, const struct v
 struct vg_bind_syscalls {
 	int (*sendmmsg)(void *arg, int fd, struct mmsghdr *msgs, unsigned int n, int flags);
 	int (*recvmmsg)(void *arg, int fd, struct mmsghdr *msgs, unsigned int n, int flags);
+	/* SO_MARK only (vg_bind_set_fwmark, and the sockets a rebind opens). */
+	int (*setsockopt)(void *arg, int fd, int level, int opt, const void *val, socklen_t len);
 	void *arg;
 };
 void vg_bind_set_syscalls(struct vg_bind *b, const struct vg_bind_syscalls *sc);

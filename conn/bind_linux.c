@@ -35,6 +35,16 @@ static int setint(int fd, int level, int opt, int val)
 	return setsockopt(fd, level, opt, &val, sizeof(val)) ? -errno : 0;
 }
 
+static int set_mark(struct vg_bind *b, int fd, uint32_t mark)
+{
+	const struct vg_bind_syscalls *sc = &to_lb(b)->sc;
+	int val = (int)mark;
+
+	if (!sc->setsockopt)
+		return setint(fd, SOL_SOCKET, SO_MARK, val);
+	return sc->setsockopt(sc->arg, fd, SOL_SOCKET, SO_MARK, &val, sizeof(val)) ? -errno : 0;
+}
+
 static void set_bufs(struct vg_bind *b, int fd)
 {
 	int size = b->cfg.sockbuf;
@@ -115,7 +125,7 @@ static int open_fd(struct vg_bind *b, int family, uint16_t port, int *out)
 	if (!ret && b->cfg.queues > 1)
 		ret = setint(fd, SOL_SOCKET, SO_REUSEPORT, 1);
 	if (!ret && b->cfg.fwmark)
-		ret = setint(fd, SOL_SOCKET, SO_MARK, (int)b->cfg.fwmark);
+		ret = set_mark(b, fd, b->cfg.fwmark);
 	if (ret)
 		goto fail;
 	set_bufs(b, fd);
@@ -328,16 +338,23 @@ void vg_bind_set_syscalls(struct vg_bind *b, const struct vg_bind_syscalls *sc)
 static int linux_set_fwmark(struct vg_bind *b, uint32_t mark)
 {
 	struct linux_bind *lb = to_lb(b);
+	int i, ret;
 
-	for (int i = 0; i < 2; i++) {
+	for (i = 0; i < 2; i++) {
 		if (lb->s[i].fd < 0)
 			continue;
-		if (setint(lb->s[i].fd, SOL_SOCKET, SO_MARK, (int)mark))
-			return -errno;
+		ret = set_mark(b, lb->s[i].fd, mark);
+		if (ret)
+			goto undo;
 		/* Marked traffic may take another path: re-learn what it takes. */
 		lb->s[i].gso_max_seg = VG_UDP_MAX_DATAGRAM;
 	}
 	return 0;
+undo:
+	/* Both sockets or neither: the IPv4 one gets back the mark it had. */
+	if (i == 1 && lb->s[0].fd >= 0)
+		set_mark(b, lb->s[0].fd, b->cfg.fwmark);
+	return ret;
 }
 
 static int linux_rebind_prepare(struct vg_bind *b, uint16_t port, void **state)

@@ -45,6 +45,8 @@ struct vg_memnet {
 	pthread_mutex_t lock;
 	struct mem_bind *binds[MEMNET_MAX_BINDS];
 	uint16_t next_port;
+	vg_memnet_mark_fn mark_hook;
+	void *mark_arg;
 };
 
 static const struct vg_bind_ops mem_ops;
@@ -66,6 +68,48 @@ void vg_memnet_free(struct vg_memnet *net)
 		return;
 	pthread_mutex_destroy(&net->lock);
 	free(net);
+}
+
+void vg_memnet_set_mark_hook(struct vg_memnet *net, vg_memnet_mark_fn hook, void *arg)
+{
+	pthread_mutex_lock(&net->lock);
+	net->mark_hook = hook;
+	net->mark_arg = arg;
+	pthread_mutex_unlock(&net->lock);
+}
+
+unsigned int vg_memnet_list(struct vg_memnet *net, struct vg_memnet_info *out, unsigned int cap)
+{
+	unsigned int i, n = 0;
+
+	pthread_mutex_lock(&net->lock);
+	for (i = 0; i < MEMNET_MAX_BINDS; i++) {
+		const struct mem_bind *m = net->binds[i];
+
+		if (!m)
+			continue;
+		if (n < cap) {
+			out[n].port = m->b.port;
+			out[n].queue = m->b.cfg.queue;
+			out[n].fwmark = m->b.cfg.fwmark;
+		}
+		n++;
+	}
+	pthread_mutex_unlock(&net->lock);
+	return n;
+}
+
+/* SO_MARK as the Linux bind takes it: the test hook may refuse it. */
+static int mem_mark(struct vg_memnet *net, unsigned int queue, uint32_t mark)
+{
+	vg_memnet_mark_fn hook;
+	void *arg;
+
+	pthread_mutex_lock(&net->lock);
+	hook = net->mark_hook;
+	arg = net->mark_arg;
+	pthread_mutex_unlock(&net->lock);
+	return hook ? hook(arg, queue, mark) : 0;
 }
 
 static int fam_index(int family)
@@ -132,8 +176,14 @@ int vg_bind_open_mem(struct vg_bind **out, struct vg_memnet *net,
 		return -ENOMEM;
 	vg_bind_init(&m->b, &mem_ops, cfg);
 	m->net = net;
-	for (int i = 0; i < 2; i++) {
+	for (int i = 0; i < 2; i++)
 		m->rx[i].efd = -1;
+	if (cfg->fwmark) {
+		ret = mem_mark(net, cfg->queue, cfg->fwmark);
+		if (ret)
+			goto fail;
+	}
+	for (int i = 0; i < 2; i++) {
 		if (i ? cfg->no_ipv6 : cfg->no_ipv4)
 			continue;
 		m->rx[i].efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
@@ -371,7 +421,7 @@ static int mem_send(struct vg_bind *b, const struct vg_endpoint *ep, const struc
 
 static int mem_set_fwmark(struct vg_bind *b, uint32_t mark)
 {
-	return 0;
+	return mem_mark(((struct mem_bind *)b)->net, b->cfg.queue, mark);
 }
 
 struct mem_prepared {

@@ -58,7 +58,8 @@ static inline uint64_t sim_wallclock(void *ctx)
 {
 	struct sim *s = ctx;
 
-	return s->wall_base + s->now;
+	/* Atomic: a test may move the clock while other threads read it. */
+	return s->wall_base + __atomic_load_n(&s->now, __ATOMIC_RELAXED);
 }
 
 static inline void sim_endpoint(struct vg_endpoint *ep, const char *ip, uint16_t port)

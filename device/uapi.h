@@ -355,8 +355,12 @@ struct uapi_store {
 	size_t n_peers, n_slots, cap_peers;
 	struct uapi_store_peer *peers;
 	/* Optional hooks, called before the new state is committed; a
-	 * negative return aborts the whole set (wireguard-go: -EADDRINUSE). */
-	int (*bind_port)(void *arg, uint16_t *port);
+	 * negative return aborts the whole set (wireguard-go: -EADDRINUSE).
+	 * Each is all or nothing.  set_mark runs first; bind_port gets the
+	 * mark the sockets it opens must carry; when it fails, set_mark is
+	 * called again with the old mark, so a failed set leaves the sockets
+	 * as they were. */
+	int (*bind_port)(void *arg, uint16_t *port, uint32_t mark);
 	int (*set_mark)(void *arg, uint32_t mark);
 	void *hook_arg;
 	struct uapi_device_stats stats;	/* what stats=1 reports */

@@ -572,19 +572,24 @@ static int apply_device(struct uapi_store *st, const struct uapi_txn *txn)
 }
 
 /* The hooks touch the outside world, so they run last, once the rest of
- * the transaction is known to succeed. */
+ * the transaction is known to succeed.  The mark goes first, so sockets
+ * opened for a new port are born with it; if the port cannot move, the
+ * old mark goes back (the sockets took it before, so they take it again). */
 static int run_hooks(struct uapi_store *st, const struct uapi_txn *txn)
 {
+	bool mark = (txn->flags & UAPI_DEV_FWMARK) && st->set_mark;
 	uint16_t port = st->listen_port;
 
+	if (mark && st->set_mark(st->hook_arg, st->fwmark))
+		return UAPI_ERR_PORT_IN_USE;
 	if ((txn->flags & UAPI_DEV_LISTEN_PORT) && st->bind_port) {
-		if (st->bind_port(st->hook_arg, &port))
+		if (st->bind_port(st->hook_arg, &port, st->fwmark)) {
+			if (mark)
+				st->set_mark(st->hook_arg, st->saved_fwmark);
 			return UAPI_ERR_PORT_IN_USE;
+		}
 		st->listen_port = port;
 	}
-	if ((txn->flags & UAPI_DEV_FWMARK) && st->set_mark &&
-	    st->set_mark(st->hook_arg, st->fwmark))
-		return UAPI_ERR_PORT_IN_USE;
 	return 0;
 }
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The test command: installs what it needs, builds (warnings are errors),
-# runs the unit tests, the sanitizer build's unit tests and, as root, the
-# network-namespace integration tests.
+# runs the unit tests, the sanitizer builds' unit tests (ASan/UBSan, then
+# ThreadSanitizer) and, as root, the network-namespace integration tests.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
@@ -28,6 +28,11 @@ fi
 if [ "${VGUARD_SKIP_SANITIZERS:-0}" != 1 ]; then
 	build build-asan --enable-sanitizers
 	make -C build-asan -j"$jobs" check || { cat build-asan/test-suite.log; exit 1; }
+fi
+
+# The unit tests again in a ThreadSanitizer build (scripts/test_tsan.sh).
+if [ "${VGUARD_SKIP_TSAN:-0}" != 1 ]; then
+	bash scripts/test_tsan.sh "$jobs"
 fi
 
 if [ "$(id -u)" -eq 0 ]; then

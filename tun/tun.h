@@ -236,6 +236,8 @@ int tun_set_mtu(struct tun *t, unsigned int mtu);
 int tun_event_fd(const struct tun *t);
 int tun_event_read(struct tun *t, struct tun_event *ev);
 
+/* Any thread, while the workers run: each field is read atomically (a
+ * snapshot per field, not of the whole set; every field only grows). */
 void tun_get_counters(const struct tun *t, struct tun_counters *c);
 void tun_get_offload(const struct tun *t, struct tun_offload_state *s);
 const char *tun_feature_name(enum tun_feature f);	/* "tso", "uso", ... */

@@ -145,7 +145,6 @@ static void count_gso(struct tun_queue *q, const uint8_t *frame, size_t len,
 		      unsigned int segs)
 {
 	struct vnet_hdr h;
-	struct tun_gso_counters *g;
 	int kind;
 	bool v6 = len > VNET_HDR_LEN && (frame[VNET_HDR_LEN] >> 4) == 6;
 
@@ -163,19 +162,17 @@ static void count_gso(struct tun_queue *q, const uint8_t *frame, size_t len,
 	default:
 		return;
 	}
-	g = &q->c.gso[kind];
-	g->packets++;
-	g->segments += segs;
-	if (h.gso_size > g->max_gso_size)
-		g->max_gso_size = h.gso_size;
-	if (segs > g->max_segments)
-		g->max_segments = segs;
+	TUN_CNT_ADD(q, gso[kind].packets, 1);
+	TUN_CNT_ADD(q, gso[kind].segments, segs);
+	TUN_CNT_MAX(q, gso[kind].max_gso_size, h.gso_size);
+	TUN_CNT_MAX(q, gso[kind].max_segments, segs);
 }
 
 int tun_read(struct tun *t, unsigned int qi, uint8_t *const *bufs,
 	     size_t *sizes, size_t nbufs, size_t headroom)
 {
 	struct tun_queue *q;
+	uint64_t bytes = 0;
 	ssize_t n;
 	int ret, i;
 
@@ -188,9 +185,9 @@ int tun_read(struct tun *t, unsigned int qi, uint8_t *const *bufs,
 			return mark_gone(t, -errno);
 		if (n == 0)	/* a TUN never reads 0: the other end is gone */
 			return mark_gone(t, -EBADFD);
-		q->c.reads++;
-		q->c.read_packets++;
-		q->c.read_bytes += n;
+		TUN_CNT_ADD(q, reads, 1);
+		TUN_CNT_ADD(q, read_packets, 1);
+		TUN_CNT_ADD(q, read_bytes, n);
 		sizes[0] = n;
 		return 1;
 	}
@@ -199,18 +196,19 @@ int tun_read(struct tun *t, unsigned int qi, uint8_t *const *bufs,
 		return mark_gone(t, -errno);
 	if (n == 0)
 		return mark_gone(t, -EBADFD);
-	q->c.reads++;
+	TUN_CNT_ADD(q, reads, 1);
 	ret = offload_split(q->scratch, n, bufs, sizes, nbufs, headroom,
 			    headroom + TUN_MAX_PACKET);
 	if (ret < 0) {
-		q->c.malformed++;
+		TUN_CNT_ADD(q, malformed, 1);
 		return 0;
 	}
 	if (q->scratch[1] != VIRTIO_NET_HDR_GSO_NONE)
 		count_gso(q, q->scratch, n, ret);
-	q->c.read_packets += ret;
+	TUN_CNT_ADD(q, read_packets, ret);
 	for (i = 0; i < ret; i++)
-		q->c.read_bytes += sizes[i];
+		bytes += sizes[i];
+	TUN_CNT_ADD(q, read_bytes, bytes);
 	return ret;
 }
 
@@ -230,7 +228,7 @@ static int xmit_wait(struct tun *t, unsigned int qi, const uint8_t *buf, size_t 
 			continue;
 		if (n != -EAGAIN)
 			return mark_gone(t, (int)n);
-		q->c.eagain++;
+		TUN_CNT_ADD(q, eagain, 1);
 		if (waited >= TUN_WRITE_WAIT_MS)
 			return -ETIMEDOUT;
 		if (poll(&p, 1, 100) < 0 && errno != EINTR)
@@ -276,12 +274,12 @@ static int xmit_split(struct tun *t, unsigned int qi, const uint8_t *frame,
 		memset(bufs[i], 0, VNET_HDR_LEN);
 		r = xmit_wait(t, qi, bufs[i], sizes[i] + VNET_HDR_LEN);
 		if (r < 0) {
-			t->q[qi].c.write_errors++;
+			TUN_CNT_ADD(&t->q[qi], write_errors, 1);
 			if (!err)
 				err = r;
 			continue;
 		}
-		t->q[qi].c.writes++;
+		TUN_CNT_ADD(&t->q[qi], writes, 1);
 	}
 	ret = err;
 out:
@@ -318,8 +316,8 @@ static int write_plain(struct tun *t, unsigned int qi, uint8_t *const *bufs,
 	}
 	/* Added once per batch: xmit_wait() is a call, so per-packet increments
 	 * of q->c would each go to memory. */
-	q->c.writes += sent;
-	q->c.write_errors += n - sent;
+	TUN_CNT_ADD(q, writes, sent);
+	TUN_CNT_ADD(q, write_errors, n - sent);
 	return err;
 }
 
@@ -327,7 +325,7 @@ int tun_write(struct tun *t, unsigned int qi, uint8_t *const *bufs,
 	      size_t *lens, size_t n, size_t headroom)
 {
 	struct gro_stats st = { 0 };
-	uint64_t writes = 0, errors = 0;
+	uint64_t writes = 0, errors = 0, bytes = 0;
 	struct tun_queue *q;
 	unsigned int flags;
 	int cnt, err = 0, i;
@@ -337,9 +335,10 @@ int tun_write(struct tun *t, unsigned int qi, uint8_t *const *bufs,
 	if (t->vnet_hdr && headroom < VNET_HDR_LEN)
 		return -EINVAL;
 	q = &t->q[qi];
-	q->c.write_packets += n;
+	TUN_CNT_ADD(q, write_packets, n);
 	for (i = 0; i < (int)n; i++)
-		q->c.write_bytes += lens[i];
+		bytes += lens[i];
+	TUN_CNT_ADD(q, write_bytes, bytes);
 	flags = __atomic_load_n(&t->gro_flags, __ATOMIC_RELAXED);
 	if (!t->vnet_hdr || !flags || n < 2) {
 		err = write_plain(t, qi, bufs, lens, n, headroom);
@@ -356,17 +355,17 @@ int tun_write(struct tun *t, unsigned int qi, uint8_t *const *bufs,
 		return err ? err : (int)n;
 	}
 	for (i = 0; i < GRO_PROTOS; i++) {
-		q->c.coalesced[i] += st.coalesced[i];
-		q->c.merged[i] += st.merged[i];
+		TUN_CNT_ADD(q, coalesced[i], st.coalesced[i]);
+		TUN_CNT_ADD(q, merged[i], st.merged[i]);
 	}
-	q->c.bad_csum += st.bad_csum;
+	TUN_CNT_ADD(q, bad_csum, st.bad_csum);
 	for (i = 0; i < cnt; i++) {
 		uint8_t *frame = bufs[q->out[i]] + headroom - VNET_HDR_LEN;
 		size_t len = lens[q->out[i]] + VNET_HDR_LEN;
 		int r = xmit_wait(t, qi, frame, len);
 
 		if (r == -EINVAL && frame[1] != VIRTIO_NET_HDR_GSO_NONE) {
-			q->c.rejected++;
+			TUN_CNT_ADD(q, rejected, 1);
 			tun_core_gro_disable(t, GRO_TCP | GRO_UDP, TUN_REASON_WRITE_EINVAL);
 			r = xmit_split(t, qi, frame, len);	/* counts its own */
 			if (r < 0 && !err)
@@ -381,8 +380,8 @@ int tun_write(struct tun *t, unsigned int qi, uint8_t *const *bufs,
 		}
 		writes++;
 	}
-	q->c.writes += writes;
-	q->c.write_errors += errors;
+	TUN_CNT_ADD(q, writes, writes);
+	TUN_CNT_ADD(q, write_errors, errors);
 	return err ? err : (int)n;
 }
 
@@ -555,34 +554,42 @@ int tun_event_fd(const struct tun *t)
 	return t->event_fd;
 }
 
+/* A snapshot: each field is read once, atomically, while its worker may
+ * still be adding to the others. */
+#define LOAD(f) __atomic_load_n(&s->f, __ATOMIC_RELAXED)
 static void add_counters(struct tun_counters *d, const struct tun_counters *s)
 {
 	int k;
 
-	d->reads += s->reads;
-	d->read_packets += s->read_packets;
-	d->read_bytes += s->read_bytes;
-	d->malformed += s->malformed;
+	d->reads += LOAD(reads);
+	d->read_packets += LOAD(read_packets);
+	d->read_bytes += LOAD(read_bytes);
+	d->malformed += LOAD(malformed);
 	for (k = 0; k < TUN_GSO_KINDS; k++) {
-		d->gso[k].packets += s->gso[k].packets;
-		d->gso[k].segments += s->gso[k].segments;
-		if (s->gso[k].max_gso_size > d->gso[k].max_gso_size)
-			d->gso[k].max_gso_size = s->gso[k].max_gso_size;
-		if (s->gso[k].max_segments > d->gso[k].max_segments)
-			d->gso[k].max_segments = s->gso[k].max_segments;
+		uint64_t m;
+
+		d->gso[k].packets += LOAD(gso[k].packets);
+		d->gso[k].segments += LOAD(gso[k].segments);
+		m = LOAD(gso[k].max_gso_size);
+		if (m > d->gso[k].max_gso_size)
+			d->gso[k].max_gso_size = m;
+		m = LOAD(gso[k].max_segments);
+		if (m > d->gso[k].max_segments)
+			d->gso[k].max_segments = m;
 	}
-	d->writes += s->writes;
-	d->write_packets += s->write_packets;
-	d->write_bytes += s->write_bytes;
+	d->writes += LOAD(writes);
+	d->write_packets += LOAD(write_packets);
+	d->write_bytes += LOAD(write_bytes);
 	for (k = 0; k < GRO_PROTOS; k++) {
-		d->coalesced[k] += s->coalesced[k];
-		d->merged[k] += s->merged[k];
+		d->coalesced[k] += LOAD(coalesced[k]);
+		d->merged[k] += LOAD(merged[k]);
 	}
-	d->bad_csum += s->bad_csum;
-	d->write_errors += s->write_errors;
-	d->rejected += s->rejected;
-	d->eagain += s->eagain;
+	d->bad_csum += LOAD(bad_csum);
+	d->write_errors += LOAD(write_errors);
+	d->rejected += LOAD(rejected);
+	d->eagain += LOAD(eagain);
 }
+#undef LOAD
 
 void tun_get_counters(const struct tun *t, struct tun_counters *c)
 {

@@ -34,6 +34,19 @@ struct tun_queue {
 	struct tun_counters c;		/* written by the queue's worker only */
 };
 
+/* The queue's counters have one writer (its worker) and are read by
+ * tun_get_counters() from any thread: relaxed atomics keep that race-free
+ * without a locked instruction. */
+#define TUN_CNT_ADD(q, field, v)                                                   \
+	__atomic_store_n(&(q)->c.field,                                            \
+			 __atomic_load_n(&(q)->c.field, __ATOMIC_RELAXED) + (v),   \
+			 __ATOMIC_RELAXED)
+#define TUN_CNT_MAX(q, field, v)                                                   \
+	do {                                                                       \
+		if ((uint64_t)(v) > __atomic_load_n(&(q)->c.field, __ATOMIC_RELAXED)) \
+			__atomic_store_n(&(q)->c.field, (uint64_t)(v), __ATOMIC_RELAXED); \
+	} while (0)
+
 struct tun {
 	const struct tun_ops *ops;
 	char name[IFNAMSIZ];

@@ -884,7 +884,7 @@ START_TEST(concurrent_rotation)
 	for (i = 0; i < 2; i++)
 		pthread_create(&th[i], NULL, worker, NULL);
 	for (i = 0; i < 200 || atomic_load(&delivered) < 100; i++) {
-		s.now += sim_secs(6);
+		__atomic_store_n(&s.now, s.now + sim_secs(6), __ATOMIC_RELAXED);
 		atomic_store(&shared_now, s.now);
 		if (wg_peer_want_handshake(s.a.peer, s.now, &act))
 			continue;

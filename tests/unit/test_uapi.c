@@ -209,9 +209,10 @@ START_TEST(test_atomic_failure)
 }
 END_TEST
 
-static int refuse_port(void *arg, uint16_t *port)
+static int refuse_port(void *arg, uint16_t *port, uint32_t mark)
 {
 	(void)arg;
+	(void)mark;
 	return *port == 2000 ? -EADDRINUSE : 0;
 }
 
