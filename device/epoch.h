@@ -45,11 +45,12 @@ int epoch_init(struct epoch *e, unsigned int nslots);
 /* Frees everything still retired: no reader may be running. */
 void epoch_destroy(struct epoch *e);
 
+/* The mark is a sequentially consistent read-modify-write, a full barrier
+ * where it matters: no load of a shared pointer may pass it (a plain store
+ * could be passed by a later load). */
 static inline void epoch_enter(struct epoch *e, unsigned int slot)
 {
-	atomic_store(&e->slots[slot].active, atomic_load(&e->now));
-	/* Loads of shared pointers must not pass the mark. */
-	atomic_thread_fence(memory_order_seq_cst);
+	atomic_exchange(&e->slots[slot].active, atomic_load(&e->now));
 }
 
 static inline void epoch_exit(struct epoch *e, unsigned int slot)
