@@ -43,11 +43,6 @@ int tun_linux_name(struct tun *t, char name[IFNAMSIZ])
 	return 0;
 }
 
-static int query_nsid(const struct tun_linux *l)
-{
-	return l->where == TUN_AWAY ? l->nsid : TUN_NSID_HOME;
-}
-
 /* By index where the interface is now: its name may mean another
  * interface at home. */
 static int linux_get_mtu(struct tun *t)
@@ -58,7 +53,7 @@ static int linux_get_mtu(struct tun *t)
 
 	if (l->where == TUN_LOST)
 		return t->last_mtu ? (int)t->last_mtu : -EXDEV;
-	ret = tun_netns_link(&l->rq, query_nsid(l), t->ifindex, NULL, &li);
+	ret = tun_netns_link(&l->rq, l->nsid, t->ifindex, NULL, &li);
 	return ret < 0 ? ret : (int)li.mtu;
 }
 

@@ -28,7 +28,7 @@ struct tun_linux {
 	struct tun_nsref home;
 	bool home_known;
 	enum tun_where where;
-	int nsid;		/* TUN_AWAY: the namespace's id at home */
+	int nsid;		/* its namespace's id at home, TUN_NSID_HOME there */
 	bool all_nsid;		/* nl hears every namespace with an id */
 	int msg_nsid;		/* origin of the message being parsed */
 	bool moved;		/* it left the namespace it was heard in */
