@@ -3,7 +3,8 @@
 # vguard's IF_A is moved from NS_A, where its UDP sockets stay, to NS_C
 # and back while the tunnel to B carries SHA-256-checked transfers; link
 # down and up and an MTU change inside NS_C are followed (sockets, vg
-# stats, padding); `ip link del` inside NS_C, and deleting NS_C with the
+# stats, padding); a better outer route in NS_A is followed by the route
+# watcher there; `ip link del` inside NS_C, and deleting NS_C with the
 # interface in it, make the daemon exit 0 as `ip link del` at home does.
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/lib.sh"
@@ -52,6 +53,30 @@ wait_until log_has "$IF_A" "MTU 1300" || fail "the MTU change was not followed"
 padded_size "$NS_C" 1300
 in_c ip link set "$IF_A" mtu 1420
 wait_until log_has "$IF_A" "MTU 1420" || fail "the MTU change back was not followed"
+
+# The outer routes are in NS_A, and so is the route watcher: a better route
+# to B appearing there clears the sticky source (doc/architecture.md,
+# "Sticky sources") while the interface is in NS_C.
+log "a better outer route in NS_A"
+in_b wg set "$IF_B" peer "$PUB_A" endpoint 10.77.0.1:51820
+in_c ping -c 1 -W 2 10.78.0.2 >/dev/null || fail "ping lost before the better route"
+in_b ping -c 1 -W 2 10.78.0.1 >/dev/null || fail "ping B -> NS_C lost before the better route"
+[ "$(in_b wg show "$IF_B" endpoints | cut -f2)" = 10.77.0.1:51820 ] || fail "B does not see A at 10.77.0.1"
+ip -n "$NS_A" link add veth1 type veth peer name veth1 netns "$NS_B"
+in_a ip addr add 10.77.1.3/24 dev veth1
+in_b ip addr add 10.77.1.4/24 dev veth1
+in_a ip link set veth1 up
+in_b ip link set veth1 up
+for ns in "$NS_A" "$NS_B"; do
+	ip netns exec "$ns" sysctl -qw net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.veth1.rp_filter=0
+done
+in_a ip route add 10.77.0.2/32 dev veth1 src 10.77.1.3 metric 1
+sleep 0.5
+in_c ping -c 1 -W 2 10.78.0.2 >/dev/null || fail "ping lost after the better route"
+in_b ping -c 1 -W 2 10.78.0.1 >/dev/null || fail "ping B -> NS_C lost after the better route"
+ep=$(in_b wg show "$IF_B" endpoints | cut -f2)
+[ "$ep" = 10.77.1.3:51820 ] || fail "better route in NS_A not taken: B sees A at $ep"
+log "better route in NS_A: B sees A at $ep"
 
 log "move $IF_A back to NS_A"
 move_iface "$NS_C" "$NS_A"
