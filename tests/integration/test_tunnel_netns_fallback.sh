@@ -49,8 +49,10 @@ cc=${CC:-cc}
 command -v "$cc" >/dev/null || skip "needs a C compiler for the LD_PRELOAD shim"
 "$cc" -shared -fPIC -o "$_tmp/no_tungetdevnetns.so" "$here/no_tungetdevnetns.c" -ldl ||
 	fail "cannot build the shim"
+# (A sanitizer build would insist on coming first.)
 cat >"$_tmp/vguard-old" <<SH
 #!/bin/sh
+ASAN_OPTIONS=\${ASAN_OPTIONS:+\$ASAN_OPTIONS:}verify_asan_link_order=0 \\
 LD_PRELOAD=$_tmp/no_tungetdevnetns.so exec "$REAL_VGUARD" "\$@"
 SH
 chmod +x "$_tmp/vguard-old"
