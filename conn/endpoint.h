@@ -32,6 +32,9 @@ struct vg_endpoint {
 	} src;				/* sticky local address, same family as dst */
 	uint32_t src_ifindex;		/* sticky interface, 0 = any */
 	bool has_src;			/* src/src_ifindex are valid */
+	/* The IPv6 zone was configured as a number: printed back as one (as
+	 * wireguard-go does); otherwise it is printed as the interface name. */
+	bool zone_numeric;
 };
 
 /* Fills *ep from a sockaddr (AF_INET or AF_INET6; a v4-mapped v6 address is

@@ -268,7 +268,8 @@ int uapi_parse_endpoint(struct vg_endpoint *ep, const char *s, size_t len)
 			return -EINVAL;
 		memcpy(name, zone, zone_len);
 		name[zone_len] = '\0';
-		if (!uapi_parse_uint(zone, zone_len, UINT32_MAX, &id))
+		ep->zone_numeric = !uapi_parse_uint(zone, zone_len, UINT32_MAX, &id);
+		if (ep->zone_numeric)
 			ep->dst.in6.sin6_scope_id = (uint32_t)id;
 		else
 			ep->dst.in6.sin6_scope_id = if_nametoindex(name);
@@ -366,6 +367,27 @@ static int format_addr(char *buf, int family, const uint8_t *a)
 	return n;
 }
 
+/*
+ * Go's "%zone", so that a link-local endpoint survives get then set
+ * (wg showconf | wg setconf): a zone configured as a number is printed
+ * as that number, any other as the interface's name in the daemon's
+ * namespace (wireguard-go's names for the zones of received packets),
+ * or as the number when no interface has that index.
+ */
+static int format_zone(char *buf, const struct vg_endpoint *ep)
+{
+	char name[IF_NAMESIZE];
+	uint32_t id = ep->dst.in6.sin6_scope_id;
+
+	if (ep->zone_numeric)
+		return sprintf(buf, "%%%u", id);
+	if (!id)
+		return 0;
+	if (if_indextoname(id, name))
+		return sprintf(buf, "%%%s", name);
+	return sprintf(buf, "%%%u", id);
+}
+
 int uapi_format_endpoint(char *buf, const struct vg_endpoint *ep)
 {
 	int n;
@@ -374,9 +396,9 @@ int uapi_format_endpoint(char *buf, const struct vg_endpoint *ep)
 		n = format_addr(buf, AF_INET, (const uint8_t *)&ep->dst.in4.sin_addr);
 		return n + sprintf(buf + n, ":%u", ntohs(ep->dst.in4.sin_port));
 	}
-	/* wireguard-go prints the address without its zone. */
 	buf[0] = '[';
 	n = 1 + format_addr(buf + 1, AF_INET6, ep->dst.in6.sin6_addr.s6_addr);
+	n += format_zone(buf + n, ep);
 	return n + sprintf(buf + n, "]:%u", ntohs(ep->dst.in6.sin6_port));
 }
 

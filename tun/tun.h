@@ -224,14 +224,19 @@ int tun_write(struct tun *t, unsigned int q, uint8_t *const *bufs,
 unsigned int tun_queues(const struct tun *t);
 int tun_queue_fd(const struct tun *t, unsigned int q);	/* for epoll */
 const char *tun_name(const struct tun *t);
+/* In the network namespace the interface is in now, which may not be the
+ * caller's (README.md, "Network namespaces"). */
 int tun_ifindex(const struct tun *t);
 int tun_mtu(struct tun *t);	/* the MTU or a negative errno */
+/* -EXDEV while the interface is in another network namespace. */
 int tun_set_mtu(struct tun *t, unsigned int mtu);
 
 /*
  * Link events: tun_event_fd() becomes readable when events may be pending;
  * call tun_event_read() until it returns 0.  Returns 1 with *ev filled,
- * 0 when nothing is pending, or a negative errno.
+ * 0 when nothing is pending, or a negative errno.  The interface is
+ * followed into any network namespace it is moved to; moving it takes it
+ * down, which is an event like any other.
  */
 int tun_event_fd(const struct tun *t);
 int tun_event_read(struct tun *t, struct tun_event *ev);

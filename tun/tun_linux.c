@@ -2,7 +2,8 @@
 /*
  * The Linux TUN: /dev/net/tun queues with IFF_VNET_HDR and
  * IFF_MULTI_QUEUE, offloads probed with TUNSETOFFLOAD, MTU through an
- * ioctl socket, link events from rtnetlink (libmnl).
+ * ioctl socket, link events from rtnetlink (libmnl), heard from whichever
+ * network namespace the interface is in (tun/tun_netns.h).
  */
 #include "config.h"
 
@@ -15,20 +16,9 @@
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <linux/if_tun.h>
-#include <linux/rtnetlink.h>
-#include <libmnl/libmnl.h>
 
-#include "tun/tun_impl.h"
+#include "tun/tun_linux.h"
 #include "tun/virtio.h"
-
-#define TUN_EVENT_RING 32
-
-struct tun_linux {
-	struct mnl_socket *nl;
-	int ctl;		/* AF_INET datagram socket for the ioctls */
-	struct tun_event ring[TUN_EVENT_RING];
-	unsigned int head, count;
-};
 
 static struct tun_linux *lx(struct tun *t)
 {
@@ -42,127 +32,58 @@ static ssize_t linux_xmit(struct tun *t, unsigned int q, const void *buf, size_t
 	return n < 0 ? -errno : n;
 }
 
-static int linux_get_mtu(struct tun *t)
+int tun_linux_name(struct tun *t, char name[IFNAMSIZ])
 {
 	struct ifreq ifr = { 0 };
 
-	snprintf(ifr.ifr_name, IFNAMSIZ, "%s", t->name);
-	if (ioctl(lx(t)->ctl, SIOCGIFMTU, &ifr) < 0)
+	if (ioctl(t->q[0].fd, TUNGETIFF, &ifr) < 0)
 		return -errno;
-	return ifr.ifr_mtu;
+	memcpy(name, ifr.ifr_name, IFNAMSIZ);
+	name[IFNAMSIZ - 1] = '\0';
+	return 0;
 }
 
+/* By index where the interface is now: its name may mean another
+ * interface at home. */
+static int linux_get_mtu(struct tun *t)
+{
+	struct tun_linux *l = lx(t);
+	struct tun_link_info li;
+	int ret;
+
+	if (l->where == TUN_LOST)
+		return t->last_mtu ? (int)t->last_mtu : -EXDEV;
+	ret = tun_netns_link(&l->rq, l->nsid, t->ifindex, NULL, &li);
+	return ret < 0 ? ret : (int)li.mtu;
+}
+
+/* Only at home: the kernel sets links in other namespaces only from
+ * inside them. */
 static int linux_set_mtu(struct tun *t, unsigned int mtu)
 {
 	struct ifreq ifr = { 0 };
+	int ret;
 
 	if (mtu < 68 || mtu > TUN_MAX_PACKET)
 		return -EINVAL;
-	snprintf(ifr.ifr_name, IFNAMSIZ, "%s", t->name);
+	if (lx(t)->where != TUN_HOME)
+		return -EXDEV;
+	ret = tun_linux_name(t, ifr.ifr_name);
+	if (ret < 0)
+		return ret;
 	ifr.ifr_mtu = mtu;
 	if (ioctl(lx(t)->ctl, SIOCSIFMTU, &ifr) < 0)
 		return -errno;
 	return 0;
 }
 
-static void ring_push(struct tun_linux *l, enum tun_event_type type, unsigned int mtu)
-{
-	struct tun_event *ev;
-
-	if (l->count == TUN_EVENT_RING) {	/* keep the newest state */
-		l->head = (l->head + 1) % TUN_EVENT_RING;
-		l->count--;
-	}
-	ev = &l->ring[(l->head + l->count) % TUN_EVENT_RING];
-	ev->type = type;
-	ev->mtu = mtu;
-	l->count++;
-}
-
-/* Still ours?  RTM_DELLINK also means "moved to another namespace", where
- * the queues keep working; only a deleted device answers EBADFD. */
-static bool device_gone(struct tun *t)
-{
-	struct ifreq ifr = { 0 };
-
-	return ioctl(t->q[0].fd, TUNGETIFF, &ifr) < 0 && errno == EBADFD;
-}
-
-static int link_attr_cb(const struct nlattr *a, void *data)
-{
-	const struct nlattr **tb = data;
-
-	if (mnl_attr_type_valid(a, IFLA_MAX) < 0)
-		return MNL_CB_OK;
-	tb[mnl_attr_get_type(a)] = a;
-	return MNL_CB_OK;
-}
-
-static int link_cb(const struct nlmsghdr *nlh, void *data)
-{
-	struct tun *t = data;
-	struct tun_linux *l = lx(t);
-	const struct ifinfomsg *ifm = mnl_nlmsg_get_payload(nlh);
-	const struct nlattr *tb[IFLA_MAX + 1] = { 0 };
-	bool up;
-
-	if (ifm->ifi_index != t->ifindex)
-		return MNL_CB_OK;
-	if (nlh->nlmsg_type == RTM_DELLINK) {
-		if (device_gone(t))
-			ring_push(l, TUN_EVENT_CLOSED, 0);
-		return MNL_CB_OK;
-	}
-	if (nlh->nlmsg_type != RTM_NEWLINK)
-		return MNL_CB_OK;
-	mnl_attr_parse(nlh, sizeof(*ifm), link_attr_cb, tb);
-	if (tb[IFLA_MTU])
-		ring_push(l, TUN_EVENT_MTU, mnl_attr_get_u32(tb[IFLA_MTU]));
-	up = (ifm->ifi_flags & IFF_UP) && (ifm->ifi_flags & IFF_RUNNING);
-	ring_push(l, up ? TUN_EVENT_UP : TUN_EVENT_DOWN, 0);
-	return MNL_CB_OK;
-}
-
-static int linux_event(struct tun *t, struct tun_event *ev)
-{
-	struct tun_linux *l = lx(t);
-	char buf[MNL_SOCKET_BUFFER_SIZE];
-
-	while (l->count == 0) {
-		ssize_t n = mnl_socket_recvfrom(l->nl, buf, sizeof(buf));
-
-		if (n < 0) {
-			if (errno == EAGAIN || errno == EWOULDBLOCK) {
-				if (!device_gone(t))
-					return 0;
-				ring_push(l, TUN_EVENT_CLOSED, 0);
-				continue;
-			}
-			if (errno == ENOBUFS) {	/* overrun: resynchronise */
-				int mtu = linux_get_mtu(t);
-
-				if (mtu > 0)
-					ring_push(l, TUN_EVENT_MTU, mtu);
-				continue;
-			}
-			return -errno;
-		}
-		if (mnl_cb_run(buf, n, 0, 0, link_cb, t) < 0 && errno != ESRCH)
-			return -errno;
-	}
-	*ev = l->ring[l->head];
-	l->head = (l->head + 1) % TUN_EVENT_RING;
-	l->count--;
-	return 1;
-}
 
 static void linux_destroy(struct tun *t)
 {
 	struct tun_linux *l = lx(t);
 
 	if (l) {
-		if (l->nl)
-			mnl_socket_close(l->nl);
+		tun_watch_close(l);
 		if (l->ctl >= 0)
 			close(l->ctl);
 		free(l);
@@ -174,7 +95,7 @@ static const struct tun_ops linux_ops = {
 	.xmit = linux_xmit,
 	.get_mtu = linux_get_mtu,
 	.set_mtu = linux_set_mtu,
-	.event = linux_event,
+	.event = tun_watch_event,
 	.destroy = linux_destroy,
 };
 
@@ -240,24 +161,6 @@ static void probe_offloads(struct tun *t, const struct tun_options *o,
 	t->accepted = 0;
 }
 
-static int open_events(struct tun *t)
-{
-	struct tun_linux *l = lx(t);
-	struct ifreq ifr = { 0 };
-
-	l->nl = mnl_socket_open2(NETLINK_ROUTE, SOCK_CLOEXEC | SOCK_NONBLOCK);
-	if (!l->nl)
-		return -errno;
-	if (mnl_socket_bind(l->nl, RTMGRP_LINK, MNL_SOCKET_AUTOPID) < 0)
-		return -errno;
-	t->event_fd = mnl_socket_get_fd(l->nl);
-	/* The first state is an event too: "up" if it already is. */
-	snprintf(ifr.ifr_name, IFNAMSIZ, "%s", t->name);
-	if (ioctl(l->ctl, SIOCGIFFLAGS, &ifr) == 0 &&
-	    (ifr.ifr_flags & IFF_UP) && (ifr.ifr_flags & IFF_RUNNING))
-		ring_push(l, TUN_EVENT_UP, 0);
-	return 0;
-}
 
 /* Everything after queue 0 exists: names, offloads, MTU, events, probe. */
 static int finish_open(struct tun *t, const struct tun_options *o, short flags)
@@ -276,9 +179,9 @@ static int finish_open(struct tun *t, const struct tun_options *o, short flags)
 	l->ctl = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	if (l->ctl < 0)
 		return -errno;
-	t->ifindex = if_nametoindex(t->name);
-	if (!t->ifindex)
-		return -errno;
+	ret = tun_watch_open(t);
+	if (ret < 0)
+		return ret;
 	t->vnet_hdr = flags & IFF_VNET_HDR;
 	if (t->vnet_hdr && o->no_vnet_hdr)
 		try_offload(t->q[0].fd, 0);	/* a passed fd we can't change */
@@ -301,7 +204,7 @@ static int finish_open(struct tun *t, const struct tun_options *o, short flags)
 	if (ret < 0)
 		return ret;
 	t->last_mtu = ret;
-	ret = open_events(t);
+	ret = tun_watch_start(t);
 	if (ret < 0)
 		return ret;
 	if (!o->no_gro_probe)
@@ -323,6 +226,9 @@ static struct tun *alloc_linux(const struct tun_options *o)
 		return NULL;
 	}
 	l->ctl = -1;
+	l->ep = -1;
+	l->timer = -1;
+	l->nsid = TUN_NSID_HOME;
 	t->priv = l;
 	return t;
 }
@@ -372,6 +278,7 @@ int tun_open_fd(struct tun **out, int fd, const struct tun_options *opts)
 	struct ifreq ifr = { 0 };
 	struct tun_options o;
 	struct tun *t;
+	bool elsewhere;
 	int ret, fl;
 
 	if (!opts) {
@@ -383,7 +290,10 @@ int tun_open_fd(struct tun **out, int fd, const struct tun_options *opts)
 		return -errno;
 	if (!(ifr.ifr_flags & IFF_TUN) || !(ifr.ifr_flags & IFF_NO_PI))
 		return -EINVAL;
-	if (!(ifr.ifr_flags & IFF_MULTI_QUEUE))
+	/* More queues attach by name, which means another interface (or a
+	 * new one) when this one is in another namespace. */
+	elsewhere = o.queues > 1 && tun_netns_elsewhere(fd);
+	if (!(ifr.ifr_flags & IFF_MULTI_QUEUE) || elsewhere)
 		o.queues = 1;
 	fl = fcntl(fd, F_GETFL);
 	if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0 ||
@@ -395,6 +305,8 @@ int tun_open_fd(struct tun **out, int fd, const struct tun_options *opts)
 	memcpy(t->name, ifr.ifr_name, IFNAMSIZ);
 	t->name[IFNAMSIZ - 1] = '\0';
 	t->q[0].fd = fd;
+	if (elsewhere)
+		tun_core_logf(t, "interface in another network namespace: one queue");
 	ret = finish_open(t, &o, ifr.ifr_flags & (IFF_TUN | IFF_NO_PI |
 						 IFF_VNET_HDR | IFF_MULTI_QUEUE));
 	if (ret < 0) {

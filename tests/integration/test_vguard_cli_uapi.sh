@@ -35,7 +35,7 @@ ip netns exec "$NS" wireguard-go "$IFG" >/dev/null 2>&1 || { echo "wireguard-go 
 ip netns exec "$NS" "$VGUARD" "$IFV" || { echo "FAIL: vguard did not start"; exit 1; }
 
 python3 - "$SOCKDIR/$IFG.sock" "$SOCKDIR/$IFV.sock" <<'EOF'
-import socket, sys
+import re, socket, sys
 
 def talk(path, req):
     s = socket.socket(socket.AF_UNIX)
@@ -51,8 +51,12 @@ def talk(path, req):
     s.close()
     return out.decode()
 
+# Debian's wireguard-go drops an IPv6 endpoint's zone from get; upstream
+# prints it, and so does vguard (test_endpoint_scope.sh compares zones
+# with upstream): here the zone is left out of the comparison.
 def get(path):
-    return "\n".join(l for l in talk(path, "get=1\n\n").split("\n")
+    return "\n".join(re.sub(r"^(endpoint=\[[^%\]]*)%[^\]]*\]", r"\1]", l)
+                     for l in talk(path, "get=1\n\n").split("\n")
                      if not l.startswith("listen_port="))
 
 P1 = "b85996fecc9c7f1fc6d2572a76eda11d59bcd20be8e543b15ce4bd85a8e75a33"
