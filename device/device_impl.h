@@ -110,7 +110,6 @@ struct worker {
 	/* What this batch uses, loaded once it entered its epoch. */
 	const struct allowedips *rt;
 	struct vg_bind *bind;
-	int reg_fd[2];		/* bind fds registered in epfd */
 	unsigned int udp_pending;	/* 1 IPv4, 2 IPv6: datagrams left in scratch */
 
 	/* TUN → UDP */

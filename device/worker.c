@@ -150,25 +150,17 @@ void dev_epoll_add(int epfd, int fd, uint64_t tag, uint32_t events)
 
 /*
  * The sockets were opened, closed or replaced: register the current fds.
- * The ones registered before belong to retired sockets, perhaps closed
- * already, which took them out of this epoll; a number reused since is
- * not registered here (only this worker adds sockets to it), so deleting
- * it is harmless either way.
+ * The old ones are not deleted: they belong to retired sockets, closed once
+ * no worker is inside a call on them, and closing takes them out of this
+ * epoll (until then an old socket may still wake the worker, which finds
+ * nothing to read on the new one); their numbers may name other files by
+ * then.
  */
 static void worker_rebind(struct worker *w, unsigned int gen)
 {
-	int i;
-
-	for (i = 0; i < 2; i++) {
-		if (w->reg_fd[i] >= 0)
-			epoll_ctl(w->epfd, EPOLL_CTL_DEL, w->reg_fd[i], NULL);
-		w->reg_fd[i] = -1;
-	}
 	if (w->bind) {
-		w->reg_fd[0] = vg_bind_fd(w->bind, AF_INET);
-		w->reg_fd[1] = vg_bind_fd(w->bind, AF_INET6);
-		dev_epoll_add(w->epfd, w->reg_fd[0], EV_BIND4, EPOLLIN);
-		dev_epoll_add(w->epfd, w->reg_fd[1], EV_BIND6, EPOLLIN);
+		dev_epoll_add(w->epfd, vg_bind_fd(w->bind, AF_INET), EV_BIND4, EPOLLIN);
+		dev_epoll_add(w->epfd, vg_bind_fd(w->bind, AF_INET6), EV_BIND6, EPOLLIN);
 	}
 	w->bind_gen = gen;
 }
@@ -323,7 +315,6 @@ int dev_worker_init(struct device *d, struct worker *w, unsigned int id)
 	w->dev = d;
 	w->id = id;
 	w->epfd = -1;
-	w->reg_fd[0] = w->reg_fd[1] = -1;
 	pthread_mutex_init(&w->mbox_lock, NULL);
 	w->mbox_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	w->mbox = calloc(MBOX_CAP, sizeof(*w->mbox));
