@@ -137,8 +137,10 @@ TIF_B=vgtb$$
 TPIDS=
 SETS=${SETS:-20}
 HERE=$(cd "$(dirname "$0")" && pwd)
-WGGO=${WGGO-}
-if [ -z "$WGGO" ]; then
+WGGO=${WGGO-}		# none: no wireguard-go column
+if [ "$WGGO" = none ]; then
+	WGGO=
+elif [ -z "$WGGO" ]; then
 	for d in /work/shared/anchors "$HERE/../../../shared/anchors"; do
 		[ -x "$d/wireguard-go" ] && { WGGO=$(cd "$d" && pwd)/wireguard-go; break; }
 	done
