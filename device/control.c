@@ -27,9 +27,13 @@ void device_link_event(struct device *d, const struct tun_event *ev)
 {
 	switch (ev->type) {
 	case TUN_EVENT_UP:
+		dev_addrs_refresh(d);
 		pthread_rwlock_wrlock(&d->cfg_lock);
 		dev_link_up(d);
 		pthread_rwlock_unlock(&d->cfg_lock);
+		break;
+	case TUN_EVENT_ADDR:
+		dev_addrs_refresh(d);
 		break;
 	case TUN_EVENT_DOWN:
 		pthread_rwlock_wrlock(&d->cfg_lock);

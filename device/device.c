@@ -384,6 +384,7 @@ void device_free(struct device *d)
 	ratelimiter_free(d->ratelimiter);
 	uapi_store_free(&d->store);
 	allowedips_free(d->rt);
+	dev_addrs_free(d);
 	for (i = 0; i < d->nworkers; i++)
 		dev_worker_free(&d->workers[i]);
 	tun_close(d->tun);

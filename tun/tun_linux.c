@@ -79,6 +79,14 @@ static void ring_push(struct tun_linux *l, enum tun_event_type type, unsigned in
 	l->count++;
 }
 
+/* Addresses come in bursts: one pending event says it all. */
+static void addr_event(struct tun_linux *l)
+{
+	if (l->count && l->ring[(l->head + l->count - 1) % TUN_EVENT_RING].type == TUN_EVENT_ADDR)
+		return;
+	ring_push(l, TUN_EVENT_ADDR, 0);
+}
+
 /* Still ours?  RTM_DELLINK also means "moved to another namespace", where
  * the queues keep working; only a deleted device answers EBADFD. */
 static bool device_gone(struct tun *t)
@@ -106,6 +114,10 @@ static int link_cb(const struct nlmsghdr *nlh, void *data)
 	const struct nlattr *tb[IFLA_MAX + 1] = { 0 };
 	bool up;
 
+	if (nlh->nlmsg_type == RTM_NEWADDR || nlh->nlmsg_type == RTM_DELADDR) {
+		addr_event(l);
+		return MNL_CB_OK;
+	}
 	if (ifm->ifi_index != t->ifindex)
 		return MNL_CB_OK;
 	if (nlh->nlmsg_type == RTM_DELLINK) {
@@ -143,6 +155,7 @@ static int linux_event(struct tun *t, struct tun_event *ev)
 
 				if (mtu > 0)
 					ring_push(l, TUN_EVENT_MTU, mtu);
+				addr_event(l);
 				continue;
 			}
 			return -errno;
@@ -175,6 +188,8 @@ static const struct tun_ops linux_ops = {
 	.get_mtu = linux_get_mtu,
 	.set_mtu = linux_set_mtu,
 	.event = linux_event,
+	.addrs = tun_linux_addrs,
+	.orig_source = tun_linux_orig_source,
 	.destroy = linux_destroy,
 };
 
@@ -248,7 +263,8 @@ static int open_events(struct tun *t)
 	l->nl = mnl_socket_open2(NETLINK_ROUTE, SOCK_CLOEXEC | SOCK_NONBLOCK);
 	if (!l->nl)
 		return -errno;
-	if (mnl_socket_bind(l->nl, RTMGRP_LINK, MNL_SOCKET_AUTOPID) < 0)
+	if (mnl_socket_bind(l->nl, RTMGRP_LINK | RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR,
+			    MNL_SOCKET_AUTOPID) < 0)
 		return -errno;
 	t->event_fd = mnl_socket_get_fd(l->nl);
 	/* The first state is an event too: "up" if it already is. */
@@ -304,6 +320,11 @@ static int finish_open(struct tun *t, const struct tun_options *o, short flags)
 	ret = open_events(t);
 	if (ret < 0)
 		return ret;
+	ret = tun_linux_accept_local(t);
+	t->local_source_ok = !ret;
+	if (ret)
+		tun_core_logf(t, "accept_local not set (%s): ICMP errors come from the unreachable address",
+			      strerror(-ret));
 	if (!o->no_gro_probe)
 		tun_core_probe_gro(t);
 	return 0;
