@@ -27,9 +27,13 @@ void device_link_event(struct device *d, const struct tun_event *ev)
 {
 	switch (ev->type) {
 	case TUN_EVENT_UP:
+		dev_addrs_refresh(d);
 		pthread_mutex_lock(&d->cfg_mutex);
 		dev_link_up(d);
 		pthread_mutex_unlock(&d->cfg_mutex);
+		break;
+	case TUN_EVENT_ADDR:
+		dev_addrs_refresh(d);
 		break;
 	case TUN_EVENT_DOWN:
 		pthread_mutex_lock(&d->cfg_mutex);

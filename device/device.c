@@ -428,6 +428,7 @@ void device_free(struct device *d)
 	wg_proto_destroy(&d->proto);
 	ratelimiter_free(d->ratelimiter);
 	uapi_store_free(&d->store);
+	dev_addrs_free(d);
 	for (i = 0; i < d->nworkers; i++)
 		dev_worker_free(&d->workers[i]);
 	tun_close(d->tun);

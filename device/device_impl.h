@@ -177,6 +177,7 @@ struct device {
 	atomic_uint mtu;
 	atomic_bool loop_logged;
 	uint16_t port;		/* bound port (0: down) */
+	_Atomic(struct dev_addrs *) addrs;	/* the host's addresses (addrs.c) */
 
 	/* handshake thread */
 	pthread_t hs_thread;
@@ -244,9 +245,17 @@ int dev_recv_batch(struct worker *w, int family, uint64_t now);
 
 /* icmp.c */
 /* Builds an ICMP/ICMPv6 destination unreachable for pkt into out (IP
- * packet); returns its length or 0 when none is due (ICMP errors, non-first
- * fragments, multicast sources, ...). */
-size_t dev_icmp_unreachable(uint8_t *out, size_t cap, const uint8_t *pkt, size_t len);
+ * packet) from src (4 or 16 bytes; NULL: from pkt's destination); returns
+ * its length or 0 when none is due (ICMP errors, non-first fragments,
+ * multicast sources, ...). */
+size_t dev_icmp_unreachable(uint8_t *out, size_t cap, const uint8_t *pkt, size_t len,
+			    const uint8_t *src);
+
+/* addrs.c: the host's addresses, and the source of an ICMP error */
+void dev_addrs_refresh(struct device *d);
+void dev_addrs_free(struct device *d);
+bool dev_icmp_source(struct device *d, const uint8_t *pkt, size_t len, uint8_t *out);
+bool dev_local_source(struct device *d, const uint8_t *src4);
 
 /* handshake.c: the handshake thread */
 int dev_hs_start(struct device *d);

@@ -54,7 +54,8 @@ static bool v4_answerable(const uint8_t *pkt, size_t len)
 	return true;
 }
 
-static size_t icmp4(uint8_t *out, size_t cap, const uint8_t *pkt, size_t len)
+static size_t icmp4(uint8_t *out, size_t cap, const uint8_t *pkt, size_t len,
+		    const uint8_t *src)
 {
 	struct ip iph;
 	struct icmphdr ih;
@@ -75,8 +76,7 @@ static size_t icmp4(uint8_t *out, size_t cap, const uint8_t *pkt, size_t len)
 	iph.ip_len = htons((uint16_t)total);
 	iph.ip_ttl = 64;
 	iph.ip_p = IPPROTO_ICMP;
-	/* From the unreachable destination back to the sender. */
-	memcpy(&iph.ip_src, ip_dst_addr(pkt, AF_INET), sizeof(iph.ip_src));
+	memcpy(&iph.ip_src, src ? src : ip_dst_addr(pkt, AF_INET), sizeof(iph.ip_src));
 	memcpy(&iph.ip_dst, ip_src_addr(pkt, AF_INET), sizeof(iph.ip_dst));
 	iph.ip_sum = htons(csum_ipv4_header(&iph, sizeof(iph)));
 	memcpy(out, &iph, sizeof(iph));
@@ -108,7 +108,8 @@ static bool v6_answerable(const uint8_t *pkt, size_t len)
 	return true;
 }
 
-static size_t icmp6(uint8_t *out, size_t cap, const uint8_t *pkt, size_t len)
+static size_t icmp6(uint8_t *out, size_t cap, const uint8_t *pkt, size_t len,
+		    const uint8_t *src)
 {
 	struct ip6_hdr ip6;
 	struct icmp6_hdr ih;
@@ -128,7 +129,7 @@ static size_t icmp6(uint8_t *out, size_t cap, const uint8_t *pkt, size_t len)
 	ip6.ip6_plen = htons((uint16_t)(sizeof(ih) + quote));
 	ip6.ip6_nxt = IPPROTO_ICMPV6;
 	ip6.ip6_hlim = 64;
-	memcpy(&ip6.ip6_src, ip_dst_addr(pkt, AF_INET6), sizeof(ip6.ip6_src));
+	memcpy(&ip6.ip6_src, src ? src : ip_dst_addr(pkt, AF_INET6), sizeof(ip6.ip6_src));
 	memcpy(&ip6.ip6_dst, ip_src_addr(pkt, AF_INET6), sizeof(ip6.ip6_dst));
 	memcpy(out, &ip6, sizeof(ip6));
 
@@ -144,13 +145,14 @@ static size_t icmp6(uint8_t *out, size_t cap, const uint8_t *pkt, size_t len)
 	return total;
 }
 
-size_t dev_icmp_unreachable(uint8_t *out, size_t cap, const uint8_t *pkt, size_t len)
+size_t dev_icmp_unreachable(uint8_t *out, size_t cap, const uint8_t *pkt, size_t len,
+			    const uint8_t *src)
 {
 	switch (ip_family(pkt, len)) {
 	case AF_INET:
-		return icmp4(out, cap, pkt, len);
+		return icmp4(out, cap, pkt, len, src);
 	case AF_INET6:
-		return icmp6(out, cap, pkt, len);
+		return icmp6(out, cap, pkt, len, src);
 	default:
 		return 0;
 	}

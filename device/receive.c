@@ -85,6 +85,8 @@ static void rx_data(struct worker *w, unsigned int k, struct rx_run *run, uint64
 		w->rx_last_fam = fam;
 		memcpy(w->rx_last_src, src, fam == AF_INET ? 4 : 16);
 		w->rx_last_peer = route_lookup(w->rt, fam, src);
+		if (fam == AF_INET && w->rx_last_peer && dev_local_source(d, src))
+			w->rx_last_peer = NULL;	/* addrs.c */
 	}
 	if (w->rx_last_peer != p) {
 		cnt_add(&p->cnt[w->id].v[PC_drop_not_allowed_ip], 1);

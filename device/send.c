@@ -236,12 +236,14 @@ static void no_route(struct worker *w, const uint8_t *pkt, size_t len, uint64_t 
 {
 	struct device *d = w->dev;
 	uint8_t *bufs[1] = { w->small_buf };
+	uint8_t src[16];
 	size_t lens[1];
 
 	cnt_add(&w->cnt.d[DC_drop_no_peer], 1);
 	if (!icmp_allowed(w, now))
 		return;
-	lens[0] = dev_icmp_unreachable(w->small_buf + TX_HEAD, TUN_MAX_PACKET, pkt, len);
+	lens[0] = dev_icmp_unreachable(w->small_buf + TX_HEAD, TUN_MAX_PACKET, pkt, len,
+				       dev_icmp_source(d, pkt, len, src) ? src : NULL);
 	if (!lens[0])
 		return;
 	if (tun_write(d->tun, w->id, bufs, lens, 1, TX_HEAD) == 1)

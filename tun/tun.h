@@ -178,6 +178,7 @@ enum tun_event_type {
 	TUN_EVENT_DOWN,		/* never before the first UP */
 	TUN_EVENT_MTU,		/* mtu holds the new value */
 	TUN_EVENT_CLOSED,	/* interface deleted; no more events */
+	TUN_EVENT_ADDR,		/* an address of the host came or went: tun_addrs() */
 };
 
 struct tun_event {
@@ -250,6 +251,32 @@ const char *tun_feature_name(enum tun_feature f);	/* "tso", "uso", ... */
 const char *tun_offload_reason_text(enum tun_offload_reason r);
 const char *tun_gso_kind_name(enum tun_gso_kind k);	/* "tcp4", ... */
 
+/*
+ * The host around the interface, for the ICMP errors written into it
+ * (tun_addrs.c): they are sourced from one of the host's own addresses, as
+ * the kernel sources the errors it sends, and the interface accepts such a
+ * source arriving on it (IPv4 accept_local, set at open; IPv6 needs
+ * nothing).
+ */
+struct tun_addr {
+	int family;		/* AF_INET or AF_INET6 */
+	uint8_t addr[16];
+	uint8_t prefixlen;
+	uint8_t scope;		/* RT_SCOPE_*: 0 universe, 253 link, 254 host */
+	bool on_tun;		/* on this interface (listed first) */
+};
+/* The host's addresses, this interface's first: fills up to cap and
+ * returns how many there are, or a negative errno.  Any thread. */
+int tun_addrs(struct tun *t, struct tun_addr *out, unsigned int cap);
+/* False when the interface would drop an IPv4 packet from a local source
+ * (accept_local could not be set). */
+bool tun_local_source_ok(const struct tun *t);
+/* The source pkt, an IP packet read from the interface, had before the
+ * host's source NAT rewrote it (conntrack), into out (4 or 16 bytes):
+ * 0, or -ENOENT when it was not source-NATed (or nothing knows).  Any
+ * thread; a few system calls, so for rare packets only. */
+int tun_orig_source(struct tun *t, const uint8_t *pkt, size_t len, uint8_t *out);
+
 /* Closes every queue and the event channel; NULL is a no-op. */
 void tun_close(struct tun *t);
 
@@ -280,5 +307,11 @@ int tun_mem_push_event(struct tun *t, const struct tun_event *ev);
 /* Deletes the interface underneath: reads and writes fail with -EBADFD,
  * then TUN_EVENT_CLOSED. */
 int tun_mem_delete(struct tun *t);
+/* The host's addresses tun_addrs() reports (copied; on_tun ones first), and
+ * a TUN_EVENT_ADDR as rtnetlink would raise it. */
+int tun_mem_set_addrs(struct tun *t, const struct tun_addr *a, unsigned int n);
+/* Source NAT as conntrack would report it: packets from `from` (family
+ * fam) had the source `to` before (tun_orig_source); fam 0 forgets it. */
+int tun_mem_set_snat(struct tun *t, int fam, const uint8_t *from, const uint8_t *to);
 
 #endif

@@ -492,6 +492,8 @@ bool tun_core_filter_event(struct tun *t, struct tun_event *ev)
 	case TUN_EVENT_CLOSED:
 		t->closed = true;
 		return true;
+	case TUN_EVENT_ADDR:
+		return true;
 	default:
 		return false;
 	}
@@ -517,6 +519,21 @@ int tun_event_read(struct tun *t, struct tun_event *ev)
 		if (tun_core_filter_event(t, ev))
 			return 1;
 	}
+}
+
+int tun_addrs(struct tun *t, struct tun_addr *out, unsigned int cap)
+{
+	return t->ops->addrs ? t->ops->addrs(t, out, cap) : 0;
+}
+
+bool tun_local_source_ok(const struct tun *t)
+{
+	return t->local_source_ok;
+}
+
+int tun_orig_source(struct tun *t, const uint8_t *pkt, size_t len, uint8_t *out)
+{
+	return t->ops->orig_source ? t->ops->orig_source(t, pkt, len, out) : -ENOENT;
 }
 
 unsigned int tun_queues(const struct tun *t)

@@ -22,6 +22,9 @@ struct tun_ops {
 	int (*set_mtu)(struct tun *t, unsigned int mtu);
 	/* Fetches one raw event; 1, 0 (none) or a negative errno. */
 	int (*event)(struct tun *t, struct tun_event *ev);
+	/* tun.h: tun_addrs(), tun_orig_source(). */
+	int (*addrs)(struct tun *t, struct tun_addr *out, unsigned int cap);
+	int (*orig_source)(struct tun *t, const uint8_t *pkt, size_t len, uint8_t *out);
 	void (*destroy)(struct tun *t);
 };
 
@@ -61,6 +64,7 @@ struct tun {
 	unsigned int gro_flags;		/* GRO_TCP | GRO_UDP; atomic */
 	unsigned int gro_logged;	/* atomic */
 	bool gone;			/* atomic: a queue saw EBADFD */
+	bool local_source_ok;		/* tun_local_source_ok(); set at open */
 	/* link state, control thread only */
 	bool seen_up, is_up, closed;
 	unsigned int last_mtu;
@@ -87,5 +91,15 @@ void tun_core_probe_gro(struct tun *t);
 bool tun_core_filter_event(struct tun *t, struct tun_event *ev);
 void tun_core_logf(struct tun *t, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+
+/* tun_addrs.c, tun_conntrack.c: the Linux TUN's view of the host. */
+struct nlmsghdr;
+typedef int (*tun_nl_cb)(const struct nlmsghdr *nlh, void *data);
+/* One request on a fresh netlink socket of `bus`; the answers go to cb
+ * (NULL: only an ack is expected).  0 or a negative errno. */
+int tun_nl_request(int bus, struct nlmsghdr *nlh, tun_nl_cb cb, void *data);
+int tun_linux_addrs(struct tun *t, struct tun_addr *out, unsigned int cap);
+int tun_linux_accept_local(struct tun *t);
+int tun_linux_orig_source(struct tun *t, const uint8_t *pkt, size_t len, uint8_t *out);
 
 #endif

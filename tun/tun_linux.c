@@ -96,6 +96,8 @@ static const struct tun_ops linux_ops = {
 	.get_mtu = linux_get_mtu,
 	.set_mtu = linux_set_mtu,
 	.event = tun_watch_event,
+	.addrs = tun_linux_addrs,
+	.orig_source = tun_linux_orig_source,
 	.destroy = linux_destroy,
 };
 
@@ -207,6 +209,11 @@ static int finish_open(struct tun *t, const struct tun_options *o, short flags)
 	ret = tun_watch_start(t);
 	if (ret < 0)
 		return ret;
+	ret = tun_linux_accept_local(t);
+	t->local_source_ok = !ret;
+	if (ret)
+		tun_core_logf(t, "accept_local not set (%s): ICMP errors come from the unreachable address",
+			      strerror(-ret));
 	if (!o->no_gro_probe)
 		tun_core_probe_gro(t);
 	return 0;

@@ -10,6 +10,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,8 +18,11 @@
 #include <sys/socket.h>
 #include <linux/if_tun.h>
 
+#include "tun/ip.h"
 #include "tun/tun_impl.h"
 #include "tun/virtio.h"
+
+#define MEM_MAX_ADDRS 16
 
 struct tun_mem {
 	int peer[TUN_MAX_QUEUES];
@@ -26,6 +30,13 @@ struct tun_mem {
 	unsigned int mtu;
 	bool reject_gso;
 	bool uso;
+	/* The host as tests describe it; the test thread writes, the device
+	 * threads read. */
+	pthread_mutex_t host_lock;
+	struct tun_addr addrs[MEM_MAX_ADDRS];
+	unsigned int naddrs;
+	int snat_fam;
+	uint8_t snat_from[16], snat_to[16];
 };
 
 static struct tun_mem *mem(const struct tun *t)
@@ -81,6 +92,33 @@ static int mem_event(struct tun *t, struct tun_event *ev)
 	return n == sizeof(*ev) ? 1 : -EIO;
 }
 
+static int mem_addrs(struct tun *t, struct tun_addr *out, unsigned int cap)
+{
+	struct tun_mem *m = mem(t);
+	unsigned int n;
+
+	pthread_mutex_lock(&m->host_lock);
+	n = m->naddrs;
+	memcpy(out, m->addrs, (n < cap ? n : cap) * sizeof(*out));
+	pthread_mutex_unlock(&m->host_lock);
+	return (int)n;
+}
+
+static int mem_orig_source(struct tun *t, const uint8_t *pkt, size_t len, uint8_t *out)
+{
+	struct tun_mem *m = mem(t);
+	int fam = ip_family(pkt, len), ret = -ENOENT;
+	size_t alen = fam == AF_INET ? 4 : 16;
+
+	pthread_mutex_lock(&m->host_lock);
+	if (fam && fam == m->snat_fam && !memcmp(ip_src_addr(pkt, fam), m->snat_from, alen)) {
+		memcpy(out, m->snat_to, alen);
+		ret = 0;
+	}
+	pthread_mutex_unlock(&m->host_lock);
+	return ret;
+}
+
 static void mem_destroy(struct tun *t)
 {
 	struct tun_mem *m = mem(t);
@@ -92,6 +130,7 @@ static void mem_destroy(struct tun *t)
 				close(m->peer[i]);
 		if (m->ev_wr >= 0)
 			close(m->ev_wr);
+		pthread_mutex_destroy(&m->host_lock);
 		free(m);
 	}
 	if (t->event_fd >= 0)
@@ -104,6 +143,8 @@ static const struct tun_ops mem_ops = {
 	.get_mtu = mem_get_mtu,
 	.set_mtu = mem_set_mtu,
 	.event = mem_event,
+	.addrs = mem_addrs,
+	.orig_source = mem_orig_source,
 	.destroy = mem_destroy,
 };
 
@@ -141,6 +182,8 @@ int tun_mem_open(struct tun **out, const char *name,
 		return -ENOMEM;
 	}
 	t->priv = m;
+	pthread_mutex_init(&m->host_lock, NULL);
+	t->local_source_ok = true;
 	m->ev_wr = -1;
 	for (i = 0; i < TUN_MAX_QUEUES; i++)
 		m->peer[i] = -1;
@@ -226,4 +269,37 @@ int tun_mem_delete(struct tun *t)
 	for (i = 0; i < t->nqueues; i++)
 		shutdown(mem(t)->peer[i], SHUT_RDWR);
 	return tun_mem_push_event(t, &ev);
+}
+
+int tun_mem_set_addrs(struct tun *t, const struct tun_addr *a, unsigned int n)
+{
+	struct tun_event ev = { .type = TUN_EVENT_ADDR };
+	struct tun_mem *m;
+
+	if (t->ops != &mem_ops || n > MEM_MAX_ADDRS)
+		return -EINVAL;
+	m = mem(t);
+	pthread_mutex_lock(&m->host_lock);
+	memcpy(m->addrs, a, n * sizeof(*a));
+	m->naddrs = n;
+	pthread_mutex_unlock(&m->host_lock);
+	return tun_mem_push_event(t, &ev);
+}
+
+int tun_mem_set_snat(struct tun *t, int fam, const uint8_t *from, const uint8_t *to)
+{
+	struct tun_mem *m;
+	size_t alen = fam == AF_INET ? 4 : 16;
+
+	if (t->ops != &mem_ops)
+		return -EINVAL;
+	m = mem(t);
+	pthread_mutex_lock(&m->host_lock);
+	m->snat_fam = fam;
+	if (fam) {
+		memcpy(m->snat_from, from, alen);
+		memcpy(m->snat_to, to, alen);
+	}
+	pthread_mutex_unlock(&m->host_lock);
+	return 0;
 }

@@ -299,6 +299,14 @@ static int link_attr_cb(const struct nlattr *a, void *data)
 	return MNL_CB_OK;
 }
 
+/* Addresses come in bursts: one pending event says it all. */
+static void addr_event(struct tun_linux *l)
+{
+	if (l->count && l->ring[(l->head + l->count - 1) % TUN_EVENT_RING].type == TUN_EVENT_ADDR)
+		return;
+	ring_push(l, TUN_EVENT_ADDR, 0);
+}
+
 static int link_cb(const struct nlmsghdr *nlh, void *data)
 {
 	struct tun *t = data;
@@ -307,6 +315,13 @@ static int link_cb(const struct nlmsghdr *nlh, void *data)
 	const struct nlattr *tb[IFLA_MAX + 1] = { 0 };
 	bool up;
 
+	/* The host's addresses (ICMP sources, device/addrs.c) are those of
+	 * the daemon's namespace. */
+	if (nlh->nlmsg_type == RTM_NEWADDR || nlh->nlmsg_type == RTM_DELADDR) {
+		if (l->msg_nsid == TUN_NSID_HOME)
+			addr_event(l);
+		return MNL_CB_OK;
+	}
 	if (!from_its_ns(l) || ifm->ifi_index != t->ifindex)
 		return MNL_CB_OK;
 	if (nlh->nlmsg_type == RTM_DELLINK) {
@@ -384,7 +399,8 @@ int tun_watch_open(struct tun *t)
 	l->nl = mnl_socket_open2(NETLINK_ROUTE, SOCK_CLOEXEC | SOCK_NONBLOCK);
 	if (!l->nl)
 		return -errno;
-	if (mnl_socket_bind(l->nl, RTMGRP_LINK, MNL_SOCKET_AUTOPID) < 0)
+	if (mnl_socket_bind(l->nl, RTMGRP_LINK | RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR,
+			    MNL_SOCKET_AUTOPID) < 0)
 		return -errno;
 	fd = mnl_socket_get_fd(l->nl);
 	l->home_known = !tun_netns_of_socket(fd, &l->home);

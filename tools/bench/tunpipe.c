@@ -146,6 +146,8 @@ static bool drain_events(struct tun *t)
 	int r;
 
 	while ((r = tun_event_read(t, &ev)) == 1) {
+		if (ev.type == TUN_EVENT_ADDR)	/* the host's addresses: not ours to show */
+			continue;
 		if (ev.type == TUN_EVENT_MTU)
 			printf("event %s mtu %u\n", tun_name(t), ev.mtu);
 		else
