@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # The test command: installs what it needs, builds (warnings are errors),
 # runs the unit tests, the sanitizer build's unit tests and, as root, the
 # network-namespace integration tests.
