@@ -36,3 +36,10 @@ if [ "$(id -u)" -eq 0 ]; then
 else
 	echo "not root: skipping the network-namespace integration tests"
 fi
+
+# The Debian package from the `make dist` tarball: built twice (the .debs
+# must be byte-identical), lintian-clean, the wg-quick@ drop-in verified,
+# the packaged binaries through a tunnel.  Root; about 2-3 minutes.
+if [ "${VGUARD_SKIP_PACKAGE:-0}" != 1 ]; then
+	bash scripts/test-package.sh build
+fi
