@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # The tunnel demo: two network namespaces joined by a veth pair, a vguard
 # daemon in each configured with vg from freshly generated keys, a ping
 # across the tunnel, a 5-second iperf3, then the daemons' counters.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Installs the Debian packages vguard builds, tests and benchmarks with.
 # Without --no-install-recommends, wireguard-tools pulls in a kernel image.
 set -euo pipefail

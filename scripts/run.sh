@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # The main job: installs what it needs, builds vguard, then runs the
 # two-namespace tunnel demo (scripts/demo.sh) as root.
 set -euo pipefail

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # The test command: installs what it needs, builds (warnings are errors),
 # runs the unit tests, the sanitizer builds' unit tests (ASan/UBSan, then
 # ThreadSanitizer) and, as root, the network-namespace integration tests.
@@ -39,4 +40,11 @@ if [ "$(id -u)" -eq 0 ]; then
 	make -C build -j"$jobs" check-root
 else
 	echo "not root: skipping the network-namespace integration tests"
+fi
+
+# The Debian package from the `make dist` tarball: built twice (the .debs
+# must be byte-identical), lintian-clean, the wg-quick@ drop-in verified,
+# the packaged binaries through a tunnel.  Root; about 2-3 minutes.
+if [ "${VGUARD_SKIP_PACKAGE:-0}" != 1 ]; then
+	bash scripts/test-package.sh build
 fi

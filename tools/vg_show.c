@@ -173,14 +173,56 @@ static void sort_peers(struct vg_device *dev)
 	free(v);
 }
 
+/* Drops every "ESC [ ... letter" run that starts before the last two
+ * bytes, as wg's colour filter does; returns the length left. */
+static size_t ansi_strip(char *s, size_t len)
+{
+	size_t i = 0, o = 0;
+	char ch;
+
+	while (i < len) {
+		if (i + 2 < len && s[i] == '\x1b' && s[i + 1] == '[') {
+			for (i += 2; i < len; ++i) {
+				ch = s[i];
+				if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z'))
+					break;
+			}
+			++i;
+			continue;
+		}
+		s[o++] = s[i++];
+	}
+	return o;
+}
+
+/*
+ * With colours off, wg formats each pretty line with its escape sequences
+ * and strips them afterwards, so a sequence inside the interface name (the
+ * kernel allows ESC in one) is stripped too, together with whatever it
+ * swallows up to the next letter.  The name is the only free text of the
+ * pretty form, so its line alone takes that route.
+ */
+static void pretty_interface_line(FILE *out, const char *name, bool color)
+{
+	char line[IFNAMSIZ + 64];
+	int n;
+
+	n = snprintf(line, sizeof(line),
+		     C_GREEN C_BOLD "interface" C_RESET ": " C_GREEN "%s" C_RESET "\n", name);
+	if (n < 0)
+		return;
+	if ((size_t)n >= sizeof(line))
+		n = sizeof(line) - 1;
+	fwrite(line, 1, color ? (size_t)n : ansi_strip(line, (size_t)n), out);
+}
+
 static void pretty_device(FILE *out, const struct vg_device *dev, const struct vg_show_opts *o)
 {
 	bool c = o->color;
 	char k[VG_KEY_B64_SIZE];
 
 	fprintf(out, "%s", C(c, C_RESET));
-	fprintf(out, "%s%sinterface%s: %s%s%s\n", C(c, C_GREEN), C(c, C_BOLD), C(c, C_RESET),
-		C(c, C_GREEN), dev->name, C(c, C_RESET));
+	pretty_interface_line(out, dev->name, c);
 	if (dev->flags & VG_DEV_HAS_PUBLIC_KEY)
 		fprintf(out, "  %spublic key%s: %s\n", C(c, C_BOLD), C(c, C_RESET),
 			b64(k, dev->public_key));

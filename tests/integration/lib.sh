@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Shared helpers for the tunnel integration tests (sourced, bash).
 #
 # A test calls topo_init, which makes two namespaces joined by a veth pair

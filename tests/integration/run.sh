@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Runs every tests/integration/test_*.sh, and every Check suite built as
 # BUILD_DIR/tests/integration/test_*, as root against a build directory and
 # prints one summary line.  `make check-root` builds what they need and

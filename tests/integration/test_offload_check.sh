@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # `vg offload-check` on this kernel: passes, prints an honest table and
 # JSON, runs with offloads off, and leaves nothing behind even when killed.
 set -euo pipefail

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # vguard's protocol core against wireguard-go on the wire: a bare peer
 # built on device/peer.h (tests/integration/proto-peer) handshakes with
 # wireguard-go over loopback in a private namespace, as initiator (its

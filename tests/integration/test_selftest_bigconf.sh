@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Kernel selftest steps 20 and 21: large configurations read back complete
 # through split UAPI responses, and removal of single prefixes with
 # "-prefix".  VG_BIGCONF_A caps the first octet of the one-peer test

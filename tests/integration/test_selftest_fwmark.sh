@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Kernel selftest step 14: wg-quick-style default-route policy routing.  A
 # sends everything through the tunnel (table 51820 for all but packets
 # carrying fwmark 51820); only the daemon's fwmark on its outer sockets

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Kernel selftest step 8: A switches to a new private key and B replaces A's
 # old public key with the new one in a single `wg set`; the next ping must
 # get through at once, under the new identity.

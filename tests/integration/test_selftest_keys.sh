@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Kernel selftest step 22: bad interface names and key edge cases, read
 # back through the stock `wg` tool.
 here=$(cd "$(dirname "$0")" && pwd)

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Kernel selftest step 13 (and the spirit of step 10): a peer whose endpoint
 # lies inside its own allowed IPs sends its outer packets back into the
 # tunnel.  The kernel refuses such a route (-ELOOP); vguard drops its own

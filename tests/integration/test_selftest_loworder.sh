@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Kernel selftest step 23: peers whose public keys are low-order Curve25519
 # points give an all-zero static-static ECDH result, so no handshake
 # initiation may ever be sent to them, keepalive or not.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Kernel selftest step 11: a client (C) behind a NAT router (B) with
 # persistent-keepalive 1.  The server (A) must see the client's endpoint as
 # the NAT address, and must still reach the client after the router's UDP

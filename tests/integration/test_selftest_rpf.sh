@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Kernel selftest step 7: cryptokey routing is a reverse-path filter.  A
 # datagram whose inner source maps to another peer, or to none, is dropped
 # after decryption; the authenticated outer source still updates the

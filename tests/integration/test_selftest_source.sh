@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Kernel selftest steps 16, 18 and 19: the sticky source is not too sticky.
 # A (vguard) caches the local address its peer's packets arrive on; when
 # that address goes away (16), when the packets arrive for an address on

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Kernel selftest step 17: reply to sender.  The responder (vguard, A) holds
 # two IPv4 and two IPv6 addresses on its outer interface; the initiator (B)
 # targets each in turn, and the endpoint B records for A must be exactly

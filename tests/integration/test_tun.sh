@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # The Linux TUN under real kernel traffic: two namespaces whose TUNs are
 # joined by tunpipe (vguard's TUN layer, no crypto).  Checks multi-queue
 # open/close, TSO super-packets read, coalesced writes delivered intact

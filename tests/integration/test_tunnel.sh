@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # vguard <-> vguard (issue 6, item 1, offloads on at both ends): ping, a
 # 200 MB TCP transfer compared by SHA-256, iperf3 TCP and UDP; IPv4 and
 # IPv6 inside, then the same over an IPv6 outside.

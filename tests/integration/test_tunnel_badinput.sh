@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Bad input (issue 6, item 7): garbage and truncated UAPI requests get the
 # right errno and the daemon keeps serving; random UDP garbage and replayed
 # captured data packets at the listen port change nothing but drop counters.

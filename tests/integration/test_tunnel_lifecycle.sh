@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Lifecycle (issue 6, item 8): link down and up starts a new session;
 # restarting one end in the middle of a transfer recovers with a new
 # handshake; `ip link del` and deleting the UAPI socket each make the

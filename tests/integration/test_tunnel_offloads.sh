@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # vguard <-> vguard with offloads off at both ends, then mixed (one end
 # with everything on, the other with everything off): ping, TCP transfers
 # compared by SHA-256, iperf3 TCP and UDP (issue 6, item 1).

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Roaming (issue 6, item 6): one end's underlay address moves in the middle
 # of a transfer; the other end follows the authenticated packets to the new
 # address and the transfer completes.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # `wg syncconf` with the peer unchanged keeps the session (issue 6, item
 # 5): no new handshake, and a transfer running across it completes.
 here=$(cd "$(dirname "$0")" && pwd)

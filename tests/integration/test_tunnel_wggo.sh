@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # vguard <-> Debian's wireguard-go (issue 6, item 2): vguard initiates
 # first, then (sessions dropped on both ends) wireguard-go does; ping,
 # TCP transfers compared by SHA-256 and iperf3 each time.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # vg against vguard's own daemon: wg and vg read the same bytes back from
 # vguard's UAPI, each configures it completely, and `vg stats` prints the
 # daemon's stats=1 counters in its three formats.

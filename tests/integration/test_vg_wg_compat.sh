@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # vg against Debian's wg on the same wireguard-go daemons: every show
 # form, showconf, set/setconf/addconf/syncconf in both directions, and
 # the error cases, compared byte for byte (exit codes included).

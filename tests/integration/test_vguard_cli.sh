@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # The vguard daemon's process contract (wireguard-go's main.go): exit codes,
 # the TUN and a 0700 UAPI socket existing when the command returns, stale
 # sockets replaced, live ones refused, exit 0 on SIGTERM/SIGINT, on deletion

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # The UAPI byte for byte against Debian's wireguard-go: the same set=1
 # requests go to both daemons (one connection per operation, as wg does),
 # and the errno replies and the get=1 output that follows must be equal.

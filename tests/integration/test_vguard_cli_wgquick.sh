@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # wg-quick drives vguard as its userspace implementation:
 # WG_QUICK_USERSPACE_IMPLEMENTATION=vguard wg-quick up CONF starts the
 # daemon (which must have created the interface and socket when it

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Helpers shared by the tunnel tests (sourced after lib.sh).
 
 # A missing daemon or tool is a broken build, not a reason to skip.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # tunpipe benchmark: what the TUN offloads buy before crypto enters.
 # Two namespaces whose TUNs are joined by tools/bench/tunpipe (vguard's TUN
 # layer: split on read, GRO on write, no encryption); iperf3 TCP from A to
