@@ -149,8 +149,12 @@ same_sorted show all dump
 same_sorted show all peers
 
 echo "== show interfaces / all"
-"$VG" show interfaces | tr ' ' '\n' | grep -qx "$A" || fail "vg show interfaces lacks $A"
-"$VG" show all | grep -q "^interface: $A\$" || fail "vg show all lacks $A"
+# Whole outputs first: grep -q stops reading at the first match, and with
+# pipefail a writer killed by SIGPIPE would fail the check.
+ifaces=$("$VG" show interfaces)
+all=$("$VG" show all)
+tr ' ' '\n' <<<"$ifaces" | grep -qx "$A" || fail "vg show interfaces lacks $A"
+grep -q "^interface: $A\$" <<<"$all" || fail "vg show all lacks $A"
 checks=$((checks + 2))
 
 echo "== setconf / addconf / syncconf: the same daemon state either way"
