@@ -28,6 +28,7 @@
 #include "tun/offload_pkt.h"
 #include "tun/tun.h"
 #include "tun/virtio.h"
+#include "tests/unit/testutil.h"
 
 #include "device_testutil.h"
 
@@ -1013,6 +1014,11 @@ START_TEST(test_many_queues_counted)
 	while (seen < nq && take(&B, got, sizeof(got)) == (ssize_t)(VNET_HDR_LEN + len))
 		seen++;
 	ck_assert_uint_eq(seen, nq);
+	/* Workers count a packet after handing it on, which may be after B's
+	 * TUN has it: give the last count a moment (slow under emulation). */
+	for (q = 0; q < 200 && (stat_now(&A, "tx_packets") < 1 + nq ||
+				stat_now(&B, "rx_packets") < 1 + nq); q++)
+		usleep(10 * 1000);
 
 	sa = uapi_call(A.dev, "stats=1\n\n");
 	sb = uapi_call(B.dev, "stats=1\n\n");
@@ -1071,7 +1077,11 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_padding_capped_at_mtu);
 	tcase_add_test(tc, test_external_link_events);
 	tcase_add_test(tc, test_thread_failure_stops_device);
-	tcase_add_test(tc, test_gro_scratch_drained);
+	/* Real loopback sockets with UDP_GRO control messages. */
+	if (!vg_test_qemu_cross_endian())
+		tcase_add_test(tc, test_gro_scratch_drained);
+	else
+		puts("test_gro_scratch_drained skipped: cross-endian qemu-user");
 	tcase_add_test(tc, test_link_down_no_protocol);
 	tcase_add_test(tc, test_link_down_fresh_session);
 	tcase_add_test(tc, test_link_down_keepalive_at_up);
