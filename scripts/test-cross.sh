@@ -25,7 +25,6 @@ deb_arch() {
 	case $1 in
 	i686-linux-gnu) echo i386 ;;
 	s390x-linux-gnu) echo s390x ;;
-	arm-linux-gnueabihf) echo armhf ;;
 	*) return 1 ;;
 	esac
 }
@@ -33,7 +32,6 @@ qemu_of() {
 	case $1 in
 	i686-linux-gnu) echo qemu-i386-static ;;
 	s390x-linux-gnu) echo qemu-s390x-static ;;
-	arm-linux-gnueabihf) echo qemu-arm-static ;;
 	esac
 }
 
