@@ -235,6 +235,9 @@ int vg_bind_set_offload(struct vg_bind *b, unsigned int mask, bool on)
 	return b->ops->set_offload(b, mask & (VG_BIND_GSO | VG_BIND_GRO), on);
 }
 
+/* 8-byte atomics are only atomic on 8-byte aligned words (i386: fildq). */
+_Static_assert(_Alignof(struct vg_bind_stats) >= 8, "counters are 8-aligned");
+
 #define LOAD(f) __atomic_load_n(&b->stats.f, __ATOMIC_RELAXED)
 void vg_bind_add_stats(const struct vg_bind *b, struct vg_bind_stats *out)
 {

@@ -193,7 +193,7 @@ struct vg_bind_stats {
 	uint64_t tx_gso_einval;		/* EINVAL with GSO: batch resent without */
 	uint64_t tx_gso_emsgsize;	/* EMSGSIZE with GSO: batch resent without */
 	uint64_t tx_sticky_einval;	/* EINVAL with a sticky source: cleared, retried */
-};
+} __attribute__((aligned(8)));	/* updated with __atomic: i386 aligns uint64_t to 4 */
 void vg_bind_get_stats(const struct vg_bind *b, struct vg_bind_stats *out);
 /* out += b's counters */
 void vg_bind_add_stats(const struct vg_bind *b, struct vg_bind_stats *out);

@@ -214,16 +214,18 @@ static void fallback_seal(struct dp_aead *a, const uint8_t n[AEAD_NONCE_SIZE], u
 	crypto_aead_chacha20poly1305_ietf_encrypt_detached(buf, buf + len, NULL,
 							   buf, len, NULL, 0,
 							   NULL, n, a->key);
+	crypto_sodium_stack_done();
 }
 
 static int fallback_open(struct dp_aead *a, const uint8_t n[AEAD_NONCE_SIZE], uint8_t *buf,
 			 size_t len)
 {
-	if (crypto_aead_chacha20poly1305_ietf_decrypt_detached(buf, NULL, buf, len,
-							       buf + len, NULL, 0,
-							       n, a->key))
-		return -EBADMSG;
-	return 0;
+	int ret = crypto_aead_chacha20poly1305_ietf_decrypt_detached(buf, NULL, buf, len,
+								     buf + len, NULL, 0,
+								     n, a->key);
+
+	crypto_sodium_stack_done();
+	return ret ? -EBADMSG : 0;
 }
 
 static void openssl_seal(struct dp_aead *a, uint64_t nonce, uint8_t *buf,

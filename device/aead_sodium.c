@@ -45,22 +45,24 @@ static void sodium_seal(struct dp_aead *a, uint64_t nonce, uint8_t *buf,
 	crypto_aead_chacha20poly1305_ietf_encrypt_detached(buf, buf + len, NULL,
 							   buf, len, NULL, 0,
 							   NULL, n, a->key);
+	crypto_sodium_stack_done();
 }
 
 static int sodium_open(struct dp_aead *a, uint64_t nonce, uint8_t *buf,
 		       size_t len)
 {
 	uint8_t n[AEAD_NONCE_SIZE];
+	int ret;
 
 	if (len < AEAD_TAG_SIZE)
 		return -EBADMSG;
 	aead_nonce(n, nonce);
 	len -= AEAD_TAG_SIZE;
-	if (crypto_aead_chacha20poly1305_ietf_decrypt_detached(buf, NULL, buf, len,
-							       buf + len, NULL, 0,
-							       n, a->key))
-		return -EBADMSG;
-	return 0;
+	ret = crypto_aead_chacha20poly1305_ietf_decrypt_detached(buf, NULL, buf, len,
+								 buf + len, NULL, 0,
+								 n, a->key);
+	crypto_sodium_stack_done();
+	return ret ? -EBADMSG : 0;
 }
 
 const struct dp_aead_ops dp_aead_sodium = {

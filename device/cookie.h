@@ -67,7 +67,7 @@ enum cookie_mac_state cookie_validate(struct cookie_checker *c,
 				      const uint8_t *msg, size_t len,
 				      const uint8_t *src, size_t srclen,
 				      bool check_cookie, uint64_t now);
-/* Reply to msg (sender index "index") from src; 0 or -errno. */
+/* Reply to msg (sender index "index", as on the wire) from src; 0 or -errno. */
 int cookie_create_reply(struct cookie_checker *c,
 			struct message_handshake_cookie *out,
 			const uint8_t *msg, size_t len, uint32_t index,

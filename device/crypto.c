@@ -13,10 +13,16 @@
 
 #include <sodium.h>
 
+/* Until crypto_init() knows better, assume the worst. */
+bool crypto_sodium_leaves_stack = true;
+
 int crypto_init(void)
 {
 	if (sodium_init() < 0)
 		return -ENOSYS;
+	/* Relaxed: workers may read it while another caller initialises. */
+	__atomic_store_n(&crypto_sodium_leaves_stack, !sodium_runtime_has_avx2(),
+			 __ATOMIC_RELAXED);
 	return 0;
 }
 
@@ -391,6 +397,22 @@ uint32_t crypto_random_u32(void)
 void crypto_wipe(void *buf, size_t len)
 {
 	sodium_memzero(buf, len);
+}
+
+/*
+ * How deep the stack below the caller is cleared.  libsodium 1.0.18's
+ * SSSE3 ChaCha20 leaves key words up to about 1.5 KiB below the caller of
+ * crypto_aead_chacha20poly1305_ietf_*, its portable code less.
+ */
+#define STACK_WIPE_BYTES 2048
+
+/* Not inlined, so its frame lies where the callee's frames were. */
+__attribute__((noinline)) void crypto_wipe_stack(void)
+{
+	uint8_t pad[STACK_WIPE_BYTES];
+
+	sodium_memzero(pad, sizeof(pad));
+	__asm__ volatile("" : : "r"(pad) : "memory");
 }
 
 bool crypto_equal(const void *a, const void *b, size_t len)

@@ -129,6 +129,22 @@ extern const struct dp_aead_ops dp_aead_openssl;
 extern const struct dp_aead_ops dp_aead_hybrid;
 #endif
 
+/*
+ * libsodium's ChaCha20 code other than its AVX2 one (so on every 32-bit
+ * target and on x86 CPUs without AVX2) spills key words to the stack and
+ * leaves them below its caller.  The data-path backends call this after
+ * each libsodium AEAD call, so a worker that sits idle once a keypair is
+ * gone keeps no copy of its key (tests/unit/test_aead_wipe); where nothing
+ * is left behind it costs one predictable branch.
+ */
+extern bool crypto_sodium_leaves_stack;
+void crypto_wipe_stack(void);
+static inline void crypto_sodium_stack_done(void)
+{
+	if (__atomic_load_n(&crypto_sodium_leaves_stack, __ATOMIC_RELAXED))
+		crypto_wipe_stack();
+}
+
 /* Randomness and secret hygiene. */
 void crypto_random(void *buf, size_t len);
 uint32_t crypto_random_u32(void);

@@ -54,7 +54,9 @@ static inline void cnt_add(uint64_t *c, uint64_t v)
 struct dev_peer {
 	struct wg_peer *wp;
 	uint8_t pub[NOISE_PUBLIC_KEY_LEN];
-	uint64_t loop_at;	/* when its own outer datagram last came back */
+	/* when its own outer datagram last came back; read and written with
+	 * __atomic, so 8-aligned also where the ABI aligns uint64_t to 4 */
+	uint64_t loop_at __attribute__((aligned(8)));
 	atomic_bool removed;	/* unlinked: nothing new may refer to it */
 	struct epoch_entry retire;
 	unsigned int nslots;	/* DEV_SLOTS() of its device */

@@ -2,9 +2,14 @@
 /*
  * WireGuard wire formats and protocol constants, exactly as in the
  * WireGuard paper and the kernel module.  Multi-byte integers on the wire
- * are little-endian; the structs are packed and their sizes are checked at
- * compile time below.  The data plane builds/parses struct message_data
- * headers itself (16 bytes in front of the ciphertext).
+ * are little-endian: the type and the counter are converted with
+ * htole32/le64toh and friends.  Indices are opaque, as the kernel's __le32
+ * ones: vguard keeps them as the four bytes on the wire and never converts
+ * them, so the fields hold wire bytes on any host.  The structs are packed
+ * and their sizes are checked at compile time below.  The data plane
+ * builds/parses struct message_data headers itself (16 bytes in front of
+ * the ciphertext).  tests/unit/test_wire checks every message against
+ * committed bytes.
  */
 #ifndef VGUARD_DEVICE_MESSAGES_H
 #define VGUARD_DEVICE_MESSAGES_H

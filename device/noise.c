@@ -60,9 +60,13 @@ uint32_t index_table_insert(struct index_table *t, struct index_entry *e)
 	pthread_rwlock_wrlock(&t->lock);
 	if (e->hashed)
 		unlink_locked(t, e);
-	/* Random indices hide how many sessions we hold; retry on collision. */
+	/*
+	 * Random indices hide how many sessions we hold; retry on collision.
+	 * An index is four random bytes kept as they go on the wire, so it is
+	 * drawn as bytes: the same draw is the same wire index on any host.
+	 */
 	do
-		index = crypto_random_u32();
+		crypto_random(&index, sizeof(index));
 	while (find_locked(t, index));
 	e->index = index;
 	e->next = *bucket(t, index);

@@ -6,6 +6,7 @@
  */
 #include "config.h"
 
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -45,6 +46,11 @@ void dev_count_handshake(struct dcounters *dc, uint64_t *pc, uint8_t type, size_
 			cnt_add(&pc[b], len);
 	}
 }
+
+/* 8-byte atomics are only atomic on 8-byte aligned words (i386: fildq). */
+_Static_assert(offsetof(struct dev_peer, loop_at) % 8 == 0 &&
+	       offsetof(struct dev_peer, cnt) % 8 == 0 &&
+	       _Alignof(struct dev_peer) >= 8, "counters are 8-aligned");
 
 /* get and stats read the same per-thread counters, summed. */
 void dev_peer_bytes(const struct dev_peer *p, uint64_t *rx, uint64_t *tx)

@@ -36,6 +36,10 @@ if [ "${VGUARD_SKIP_TSAN:-0}" != 1 ]; then
 	bash scripts/test_tsan.sh "$jobs"
 fi
 
+# Cross builds: i686 (32-bit) and s390x (big-endian), make check under
+# qemu-user (scripts/test-cross.sh; VGUARD_SKIP_CROSS=1 skips them).
+bash scripts/test-cross.sh
+
 if [ "$(id -u)" -eq 0 ]; then
 	make -C build -j"$jobs" check-root
 else

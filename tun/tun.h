@@ -170,7 +170,7 @@ struct tun_counters {
 	uint64_t write_errors;	/* packets the kernel refused (counted, not retried) */
 	uint64_t rejected;	/* coalesced writes refused with EINVAL, resent split */
 	uint64_t eagain;	/* writes that had to wait for writability */
-};
+} __attribute__((aligned(8)));	/* updated with __atomic: i386 aligns uint64_t to 4 */
 
 enum tun_event_type {
 	TUN_EVENT_NONE,

@@ -571,6 +571,9 @@ int tun_event_fd(const struct tun *t)
 	return t->event_fd;
 }
 
+/* 8-byte atomics are only atomic on 8-byte aligned words (i386: fildq). */
+_Static_assert(_Alignof(struct tun_counters) >= 8, "counters are 8-aligned");
+
 /* A snapshot: each field is read once, atomically, while its worker may
  * still be adding to the others. */
 #define LOAD(f) __atomic_load_n(&s->f, __ATOMIC_RELAXED)

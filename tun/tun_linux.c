@@ -163,6 +163,24 @@ static void probe_offloads(struct tun *t, const struct tun_options *o,
 	t->accepted = 0;
 }
 
+/*
+ * tun/virtio.h reads and writes the vnet header in host byte order, the
+ * TUN's default.  A passed fd may carry TUNSETVNETLE or TUNSETVNETBE from
+ * whoever made it, so the one flag that can make the header differ from
+ * host order is cleared: VNET_LE on big-endian hosts, VNET_BE elsewhere.
+ * Kernels without cross-endian support refuse TUNSETVNETBE, and then the
+ * flag cannot be set either, so errors are ignored.
+ */
+static void vnet_host_order(int fd)
+{
+	int off = 0;
+
+#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+	(void)ioctl(fd, TUNSETVNETLE, &off);
+#else
+	(void)ioctl(fd, TUNSETVNETBE, &off);
+#endif
+}
 
 /* Everything after queue 0 exists: names, offloads, MTU, events, probe. */
 static int finish_open(struct tun *t, const struct tun_options *o, short flags)
@@ -185,6 +203,8 @@ static int finish_open(struct tun *t, const struct tun_options *o, short flags)
 	if (ret < 0)
 		return ret;
 	t->vnet_hdr = flags & IFF_VNET_HDR;
+	if (t->vnet_hdr)
+		vnet_host_order(t->q[0].fd);
 	if (t->vnet_hdr && o->no_vnet_hdr)
 		try_offload(t->q[0].fd, 0);	/* a passed fd we can't change */
 	else if (t->vnet_hdr)

@@ -12,9 +12,10 @@
 #endif
 
 /* The legacy 10-byte virtio_net_hdr an IFF_VNET_HDR TUN prepends to every
- * packet.  The TUN uses native byte order (no TUNSETVNETLE/BE), so the codec
- * is a plain copy field by field; keeping our own struct avoids the
- * __virtio16 annotations and fixes the wire size. */
+ * packet.  The TUN uses host byte order (tun_linux.c clears the
+ * TUNSETVNETLE/BE flag that would change it), so the codec is a plain copy
+ * field by field; keeping our own struct avoids the __virtio16 annotations
+ * and fixes the wire size. */
 #define VNET_HDR_LEN 10
 
 struct vnet_hdr {

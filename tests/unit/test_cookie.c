@@ -85,8 +85,8 @@ START_TEST(cookie_round_trip)
 	uint64_t now = 1000 * SEC;
 
 	cookie_add_macs(&gen, msg, sizeof(msg), now);
-	ck_assert_int_eq(cookie_create_reply(&checker, &reply, msg, sizeof(msg), 0x01020304,
-					     src, 6, now), 0);
+	ck_assert_int_eq(cookie_create_reply(&checker, &reply, msg, sizeof(msg),
+					     htole32(0x01020304), src, 6, now), 0);
 	ck_assert_mem_eq(&reply, "\x03\0\0\0\x04\x03\x02\x01", 8);
 	/* Independently: XChaCha20-Poly1305 under HASH("cookie--" || pub) with
 	 * the message's MAC1 as associated data, holding MAC(secret, src). */

@@ -257,6 +257,20 @@ START_TEST(tai64n_now_is_now)
 }
 END_TEST
 
+/* Handshake timestamps come from the wall clock: it must go past 2038
+ * (configure asks for a 64-bit time_t on 32-bit targets). */
+START_TEST(tai64n_past_2038)
+{
+	uint8_t t[12];
+	time_t when = (time_t)((1LL << 31) + 1);
+
+	ck_assert_msg(sizeof(time_t) >= 8, "time_t is %zu bytes", sizeof(time_t));
+	ck_assert_int_gt((long long)when, 0);
+	tai64n_from(t, when, 0);
+	ck_assert_hex(t, "400000008000000b00000000");
+}
+END_TEST
+
 /* ---- X25519 (RFC 7748) ---- */
 
 START_TEST(x25519_rfc7748)
@@ -643,6 +657,7 @@ static Suite *crypto_suite(void)
 	tcase_add_test(tc, kdf_matches_plain_construction);
 	tcase_add_test(tc, tai64n_layout);
 	tcase_add_test(tc, tai64n_now_is_now);
+	tcase_add_test(tc, tai64n_past_2038);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("x25519-aead");

@@ -28,6 +28,7 @@
 #include "tun/offload_pkt.h"
 #include "tun/tun.h"
 #include "tun/virtio.h"
+#include "tests/unit/testutil.h"
 
 #include "device_testutil.h"
 
@@ -323,6 +324,20 @@ START_TEST(test_persistent_keepalive)
 }
 END_TEST
 
+/* Waits (2 s at most) until key in d's answer to req reaches want. */
+static void wait_for(struct device *d, const char *req, const char *key, uint64_t want)
+{
+	for (int i = 0; i < 200; i++) {
+		char *g = uapi_call(d, req);
+		uint64_t v = stat_of(g, key);
+
+		free(g);
+		if (v >= want)
+			return;
+		usleep(10 * 1000);
+	}
+}
+
 /* Past REKEY_AFTER_TIME the initiator rekeys while data keeps flowing on
  * the old session: no packet waits, none is lost. */
 START_TEST(test_rekey_without_stall)
@@ -339,6 +354,9 @@ START_TEST(test_rekey_without_stall)
 		roundtrip(&B, &A, false, PKT_UDP, 100 + i, 2, 1);
 		usleep(5 * 1000);
 	}
+	/* The response goes through B's and A's handshake threads: a slow
+	 * machine (or emulation) may still have it on the way. */
+	wait_for(A.dev, "stats=1\n\n", "handshake_responses_received", 2);
 	g = uapi_call(A.dev, "stats=1\n\n");
 	ck_assert_uint_eq(stat_of(g, "handshake_initiations_sent"), 2);
 	ck_assert_uint_eq(stat_of(g, "handshake_responses_received"), 2);
@@ -757,6 +775,8 @@ START_TEST(test_link_down_no_protocol)
 	ck_assert_int_eq(n, 1);
 	ck_assert_uint_eq(len, MESSAGE_INITIATION_LEN);
 	ck_assert_uint_eq(type, MESSAGE_HANDSHAKE_INITIATION);
+	/* Counted once the send returns, which may be after peer has it. */
+	wait_for(d, "get=1\n\n", "tx_bytes", MESSAGE_INITIATION_LEN);
 	g = uapi_call(d, "get=1\n\n");
 	ck_assert_uint_eq(stat_of(g, "tx_bytes"), MESSAGE_INITIATION_LEN);
 	free(g);
@@ -1013,6 +1033,10 @@ START_TEST(test_many_queues_counted)
 	while (seen < nq && take(&B, got, sizeof(got)) == (ssize_t)(VNET_HDR_LEN + len))
 		seen++;
 	ck_assert_uint_eq(seen, nq);
+	/* Workers count a packet after handing it on, which may be after B's
+	 * TUN has it: give the last count a moment (slow under emulation). */
+	wait_for(A.dev, "stats=1\n\n", "tx_packets", 1 + nq);
+	wait_for(B.dev, "stats=1\n\n", "rx_packets", 1 + nq);
 
 	sa = uapi_call(A.dev, "stats=1\n\n");
 	sb = uapi_call(B.dev, "stats=1\n\n");
@@ -1071,7 +1095,11 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_padding_capped_at_mtu);
 	tcase_add_test(tc, test_external_link_events);
 	tcase_add_test(tc, test_thread_failure_stops_device);
-	tcase_add_test(tc, test_gro_scratch_drained);
+	/* Real loopback sockets with UDP_GRO control messages. */
+	if (!vg_test_qemu_cross_endian())
+		tcase_add_test(tc, test_gro_scratch_drained);
+	else
+		puts("test_gro_scratch_drained skipped: cross-endian qemu-user");
 	tcase_add_test(tc, test_link_down_no_protocol);
 	tcase_add_test(tc, test_link_down_fresh_session);
 	tcase_add_test(tc, test_link_down_keepalive_at_up);

@@ -150,7 +150,7 @@ START_TEST(initiator_matches_spec)
 	/* B's response, from the paper, consumed by A. */
 	memset(&resp, 0, sizeof(resp));
 	resp.header.type = htole32(2);
-	resp.sender_index = 0x12345678;
+	resp.sender_index = htole32(0x12345678);
 	resp.receiver_index = init.sender_index;
 	x25519_generate(er_priv, er_pub);
 	memcpy(resp.unencrypted_ephemeral, er_pub, 32);
@@ -198,7 +198,7 @@ START_TEST(responder_matches_spec)
 	/* A's initiation to B, from the paper. */
 	memset(&init, 0, sizeof(init));
 	init.header.type = htole32(1);
-	init.sender_index = 0xa1b2c3d4;
+	init.sender_index = htole32(0xa1b2c3d4);
 	spec_start(&s, sm.b.pub);
 	x25519_generate(ei_priv, ei_pub);
 	memcpy(init.unencrypted_ephemeral, ei_pub, 32);
@@ -219,7 +219,7 @@ START_TEST(responder_matches_spec)
 	ck_assert_uint_eq(act.msg_len, 92);
 	memcpy(&resp, act.msg, sizeof(resp));
 	ck_assert_mem_eq(act.msg, "\x02\0\0\0", 4);
-	ck_assert_uint_eq(resp.receiver_index, 0xa1b2c3d4);
+	ck_assert_uint_eq(le32toh(resp.receiver_index), 0xa1b2c3d4);
 	mac1_of(mac, act.msg, 92, sm.a.pub);
 	ck_assert_mem_eq(resp.macs.mac1, mac, 16);
 
