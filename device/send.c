@@ -103,11 +103,12 @@ static unsigned int drop_own_outer(struct worker *w, struct dev_peer *p,
 {
 	struct device *d = w->dev;
 	bool looping = now - __atomic_load_n(&p->loop_at, __ATOMIC_RELAXED) < WG_NSEC_PER_SEC;
+	uint16_t port = w->bind ? vg_bind_port(w->bind) : 0;	/* this batch's sockets */
 	unsigned int i, kept = 0;
 	enum outer_kind k;
 
 	for (i = 0; i < n; i++) {
-		k = outer_kind((*bufs)[i] + TX_HEAD, (*lens)[i], ep, d->port);
+		k = outer_kind((*bufs)[i] + TX_HEAD, (*lens)[i], ep, port);
 		if (k == OUTER_DATAGRAM) {
 			__atomic_store_n(&p->loop_at, now, __ATOMIC_RELAXED);
 			looping = true;
