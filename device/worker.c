@@ -175,6 +175,13 @@ static void worker_mbox(struct worker *w, uint64_t now)
 		dev_send_mbox(w, &it, now);
 }
 
+/* Tests and fuzzers that run the device without its threads: what the
+ * mailbox holds, sent from the calling thread (cfg_lock held for reading). */
+void dev_worker_run_mbox(struct worker *w, uint64_t now)
+{
+	worker_mbox(w, now);
+}
+
 static void worker_tun(struct worker *w, uint64_t now)
 {
 	int i, r;

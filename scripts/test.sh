@@ -30,6 +30,13 @@ if [ "${VGUARD_SKIP_SANITIZERS:-0}" != 1 ]; then
 	make -C build-asan -j"$jobs" check || { cat build-asan/test-suite.log; exit 1; }
 fi
 
+# The fuzz targets, each briefly from its corpus (scripts/fuzz-smoke.sh):
+# about five minutes; VGUARD_SKIP_FUZZ=1 skips it, and it skips itself
+# (one line) without clang.
+if [ "${VGUARD_SKIP_FUZZ:-0}" != 1 ]; then
+	bash scripts/fuzz-smoke.sh
+fi
+
 if [ "$(id -u)" -eq 0 ]; then
 	make -C build -j"$jobs" check-root
 else
