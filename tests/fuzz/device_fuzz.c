@@ -18,91 +18,16 @@
 
 #include "conn/bind.h"
 #include "device/device_impl.h"
-#include "tests/fuzz/device_fuzz.h"
+#include "tests/fuzz/device_fuzz_impl.h"
 #include "tun/ip.h"
 #include "tun/offload.h"
 #include "tun/offload_pkt.h"
 #include "tun/virtio.h"
 
-#define D_PORT 51820
-#define MAX_DGRAMS 1024
-#define ARENA (512 * 1024)
-#define MAX_RECS 512
-#define H_SLOT 65600
-/* D's session is renewed before it gets old enough for a timer to care. */
-#define SESSION_MAX_AGE (100 * WG_NSEC_PER_SEC)
-
-struct dgram {
-	const uint8_t *data;
-	uint16_t len;
-	uint8_t src;	/* how H sends it: enum src_kind */
-};
-
-enum src_kind { SRC_V4, SRC_V4_SPOOF, SRC_V6, SRC_V6_SPOOF, SRC_KINDS };
-
-/* An inner packet H sealed for D in this input. */
-struct rec {
-	uint32_t idx;	/* D's keypair index the message carried */
-	uint64_t nonce;
-	uint32_t off, len;	/* the padded plaintext in the arena */
-	bool delivered;
-};
-
-struct dfz {
-	struct vg_memnet *net;
-	struct tun *tun;
-	struct device *dev;
-	struct worker *w;
-	struct wg_peer *dwp;	/* D's peer for H */
-	uint64_t now;		/* D's clock */
-	uint64_t born;		/* when the session in use came up */
-	uint32_t d_idx, h_idx;	/* the keypairs the input started with */
-	bool dirty;
-
-	struct wg_proto hp;
-	struct wg_peer *hpeer;	/* H's peer: D */
-	uint64_t h_now;
-	struct vg_bind *hb;
-	uint16_t h_port;
-
-	struct dgram q[MAX_DGRAMS];
-	unsigned int nq;
-	uint8_t arena[ARENA];
-	size_t used;
-	struct rec recs[MAX_RECS];
-	unsigned int nrecs;
-	bool rec_lost;		/* a sealed packet went unrecorded */
-	uint32_t seqs[8];	/* DFZ_FLOW: next sequence number per flow */
-
-	/* DFZ_DINIT: alter H's next response before it goes out */
-	uint8_t alter[8];
-	unsigned int nalter;
-	bool alter_macs;
-	unsigned int depth;
-};
-
 static struct dfz Z;
 static uint8_t h_slots[VG_BIND_BATCH][H_SLOT];
 static uint8_t frame[VNET_HDR_LEN + TUN_MAX_PACKET];
 static uint8_t *segs[OFFLOAD_MAX_SEGMENTS];
-
-struct in {
-	const uint8_t *p;
-	size_t n;
-};
-
-static uint8_t u8(struct in *in)
-{
-	if (!in->n)
-		return 0;
-	in->n--;
-	return *in->p++;
-}
-
-static uint16_t u16(struct in *in)
-{
-	return (uint16_t)(u8(in) << 8 | u8(in));
-}
 
 static uint64_t d_clock(void *ctx)
 {
@@ -138,7 +63,7 @@ static uint8_t *arena_take(struct dfz *z, size_t len)
 	return p;
 }
 
-static void queue(struct dfz *z, const uint8_t *data, size_t len, unsigned int src)
+void dfz_queue(struct dfz *z, const uint8_t *data, size_t len, unsigned int src)
 {
 	uint8_t *p;
 
@@ -155,11 +80,8 @@ static void queue(struct dfz *z, const uint8_t *data, size_t len, unsigned int s
 
 static void h_act(struct dfz *z, const struct wg_action *act);
 
-/* Seals plain for D under H's current keypair.  counter: 0 the next one,
- * 1 an earlier one (back), 2 an explicit one; alter: flip a byte or change
- * the index after sealing. */
-static void h_seal(struct dfz *z, const uint8_t *plain, size_t len, unsigned int counter,
-		   uint64_t arg, unsigned int alter, unsigned int src)
+void dfz_h_seal(struct dfz *z, const uint8_t *plain, size_t len, unsigned int counter,
+		uint64_t arg, unsigned int alter, unsigned int src)
 {
 	size_t padded = (len + 15) & ~(size_t)15, n;
 	uint8_t buf[MESSAGE_DATA_HEADER_LEN + 4096 + NOISE_AUTHTAG_LEN];
@@ -194,7 +116,7 @@ static void h_seal(struct dfz *z, const uint8_t *plain, size_t len, unsigned int
 		idx = (uint32_t)arg;
 		memcpy(buf + 4, &idx, 4);
 	}
-	queue(z, buf, n, src);
+	dfz_queue(z, buf, n, src);
 	noise_keypair_put(kp);
 	if (z->depth < 4) {
 		z->depth++;
@@ -209,9 +131,9 @@ static void h_act(struct dfz *z, const struct wg_action *act)
 	struct wg_action copy = *act;
 
 	if (copy.flags & WG_ACT_SEND_MSG)
-		queue(z, copy.msg, copy.msg_len, SRC_V4);
+		dfz_queue(z, copy.msg, copy.msg_len, SRC_V4);
 	if (copy.flags & WG_ACT_SEND_KEEPALIVE)
-		h_seal(z, NULL, 0, 0, 0, 0, SRC_V4);
+		dfz_h_seal(z, NULL, 0, 0, 0, 0, SRC_V4);
 }
 
 static bool in_h_range(int fam, const uint8_t *a)
@@ -447,7 +369,7 @@ static void d_step(struct dfz *z)
 	drain_tun(z);
 }
 
-static void pump(struct dfz *z)
+void dfz_pump(struct dfz *z)
 {
 	int round;
 	bool busy;
@@ -475,7 +397,7 @@ static void hex(char *out, const uint8_t *k)
 	out[64] = 0;
 }
 
-static void link_event(struct dfz *z, enum tun_event_type type)
+void dfz_link_event(struct dfz *z, enum tun_event_type type)
 {
 	struct tun_event ev = { .type = type };
 
@@ -540,7 +462,7 @@ static void setup(struct dfz *z)
 	if (device_uapi_ops.set(z->dev, &txn))
 		die("set-up: set");
 	uapi_txn_clear(&txn);
-	link_event(z, TUN_EVENT_UP);
+	dfz_link_event(z, TUN_EVENT_UP);
 	z->dwp = wg_proto_find_peer(&z->dev->proto, h_pub);
 
 	wg_proto_init(&z->hp);
@@ -557,7 +479,6 @@ static void setup(struct dfz *z)
 		die("set-up: peers");
 	for (i = 0; i < OFFLOAD_MAX_SEGMENTS; i++)
 		segs[i] = malloc(65536);
-	z->dirty = true;
 }
 
 static uint32_t cur_index(struct wg_peer *p)
@@ -567,251 +488,30 @@ static uint32_t cur_index(struct wg_peer *p)
 	return kp ? kp->entry.index : 0;
 }
 
+/* Both sides hold the same session as current, young enough that no
+ * timer of D's cares, and D's link is up. */
+static bool session_ok(struct dfz *z)
+{
+	struct noise_keypair *d = z->dwp->keypairs.current, *h = z->hpeer->keypairs.current;
+
+	return d && h && z->dev->binds_open && d->remote_index == h->entry.index &&
+	       h->remote_index == d->entry.index && z->now - z->born <= SESSION_MAX_AGE;
+}
+
 /* A fresh session, H the initiator, confirmed on both sides. */
 static void establish(struct dfz *z)
 {
 	struct wg_action act;
 
 	if (!z->dev->binds_open)
-		link_event(z, TUN_EVENT_UP);
+		dfz_link_event(z, TUN_EVENT_UP);
 	z->h_now += REKEY_TIMEOUT + WG_NSEC_PER_SEC;
 	if (!wg_peer_want_handshake(z->hpeer, z->h_now, &act))
 		h_act(z, &act);
-	pump(z);
-	if (!cur_index(z->hpeer) || !cur_index(z->dwp))
-		die("harness: the session did not come up");
+	dfz_pump(z);
 	z->born = z->now;
-}
-
-/* ---- the operations ---- */
-
-static void op_raw(struct dfz *z, struct in *in, uint8_t flags)
-{
-	uint8_t buf[2048];
-	size_t len = (flags & 0x80) ? u16(in) % sizeof(buf) : u8(in), i;
-
-	for (i = 0; i < len; i++)
-		buf[i] = u8(in);
-	queue(z, buf, len, flags);
-}
-
-static const uint16_t hs_len[4] = { 0, MESSAGE_INITIATION_LEN, MESSAGE_RESPONSE_LEN,
-				    MESSAGE_COOKIE_LEN };
-
-static void op_hs(struct dfz *z, struct in *in, uint8_t flags)
-{
-	uint8_t buf[MESSAGE_INITIATION_LEN];
-	unsigned int type = 1 + (flags >> 2) % 3, i;
-	size_t len = hs_len[type];
-	struct noise_handshake *hs = &z->dwp->handshake;
-	uint32_t idx;
-
-	memset(buf, 0, sizeof(buf));
-	buf[0] = (uint8_t)type;
-	for (i = 4; i < len - (type == 3 ? 0 : 32); i++)
-		buf[i] = u8(in);
-	/* Aim at D's pending handshake, so that a response or cookie reply
-	 * gets as far as its keys. */
-	if ((flags & 0x20) && type != 1) {
-		idx = hs->entry.index;
-		memcpy(buf + (type == 2 ? 8 : 4), &idx, 4);
-	}
-	if (type != 3)
-		cookie_add_macs(&z->hpeer->cookie, buf, len, z->h_now);
-	queue(z, buf, len, flags >> 6);
-}
-
-static void op_init(struct dfz *z, struct in *in, uint8_t flags)
-{
-	struct wg_action act;
-	unsigned int n = flags >> 5, i;
-	uint8_t pos, x;
-
-	z->h_now += REKEY_TIMEOUT + WG_NSEC_PER_SEC;
-	if (wg_peer_want_handshake(z->hpeer, z->h_now, &act))
-		return;
-	for (i = 0; i < n; i++) {
-		pos = u8(in);
-		x = u8(in);
-		act.msg[pos % act.msg_len] ^= x;
-	}
-	if (n && (flags & 0x10))
-		cookie_add_macs(&z->hpeer->cookie, act.msg, act.msg_len, z->h_now);
-	queue(z, act.msg, act.msg_len, flags);
-}
-
-static void op_data(struct dfz *z, struct in *in, uint8_t flags)
-{
-	uint8_t buf[2048];
-	size_t len = u16(in) % sizeof(buf), i;
-	unsigned int counter = (flags >> 2) & 3, alter = (flags >> 4) & 3;
-	uint64_t arg = 0;
-
-	if (counter == 3)
-		counter = 0;
-	if (counter || alter)
-		for (i = 0; i < (counter == 2 ? 8 : 2); i++)
-			arg = arg << 8 | u8(in);
-	for (i = 0; i < len; i++)
-		buf[i] = u8(in);
-	if (alter == 3) {
-		/* To D's other index: the previous keypair, if any. */
-		struct noise_keypair *prev = z->dwp->keypairs.previous;
-
-		alter = 2;
-		arg = prev ? prev->entry.index : 0;
-	}
-	h_seal(z, buf, len, counter, arg, alter, flags & 3);
-}
-
-/* A segment of one of eight flows from H (or, with bit 5, from outside
- * H's allowed IPs), consecutive unless told otherwise: runs of them are
- * what D's TUN write coalesces. */
-static void op_flow(struct dfz *z, struct in *in, uint8_t flags)
-{
-	uint8_t a = u8(in), b = u8(in), buf[2048];
-	unsigned int flow = a & 7;
-	struct pkt_spec s;
-	size_t len;
-
-	s = pkt_default(flags & 1, (flags & 2) ? PKT_UDP : PKT_TCP, 1 + b % 200, z->seqs[flow]);
-	s.sport = (uint16_t)(1 + flow);
-	s.src = (flags & 0x20) ? 130 : 1;
-	s.dst = 2 + ((a >> 3) & 1);
-	if (a & 0x10)
-		s.seq -= (uint32_t)s.payload;
-	s.pay_off = s.seq;
-	if (a & 0x20)
-		s.flags |= TH_PSH;
-	if (a & 0x40)
-		s.payload = 100;
-	len = pkt_build(buf, &s);
-	if (a & 0x80)
-		buf[len - 1] ^= 1;	/* a bad checksum */
-	z->seqs[flow] = s.seq + (uint32_t)s.payload;
-	h_seal(z, buf, len, 0, 0, 0, (flags >> 2) & 3);
-}
-
-static void op_repeat(struct dfz *z, struct in *in, uint8_t flags)
-{
-	unsigned int n = u8(in), i;
-	struct dgram last;
-
-	if (!z->nq)
-		return;
-	last = z->q[z->nq - 1];
-	/* A few, or enough to put D under load (fewer handshakes than that
-	 * cost a Diffie-Hellman each and find nothing new). */
-	n = (flags & 0x80) ? UNDER_LOAD_QUEUE_LEN + n % 32 : 1 + n % 8;
-	for (i = 0; i < n && z->nq < MAX_DGRAMS; i++)
-		z->q[z->nq++] = last;
-}
-
-static void op_time(struct dfz *z, struct in *in, uint8_t flags)
-{
-	uint64_t step = (flags & 0x80) ? 10 * WG_NSEC_PER_SEC : WG_NSEC_PER_SEC / 20;
-
-	z->now += (1 + (uint64_t)u8(in)) * step;
-}
-
-static void op_dinit(struct dfz *z, struct in *in, uint8_t flags)
-{
-	struct wg_action act;
-	unsigned int i;
-
-	z->nalter = 2 * ((flags >> 5) & 3);
-	for (i = 0; i < z->nalter; i++)
-		z->alter[i] = u8(in);
-	z->alter_macs = flags & 0x10;
-	z->now += REKEY_TIMEOUT + WG_NSEC_PER_SEC;
-	pthread_rwlock_rdlock(&z->dev->cfg_lock);
-	if (!wg_peer_want_handshake(z->dwp, z->now, &act))
-		dev_act(z->dev, z->w, &act, NULL, 0);
-	pthread_rwlock_unlock(&z->dev->cfg_lock);
-	pump(z);
-	z->nalter = 0;
-}
-
-static void op_tun_raw(struct dfz *z, struct in *in, uint8_t flags)
-{
-	uint8_t buf[4096];
-	size_t len = u16(in) % sizeof(buf), i;
-
-	for (i = 0; i < len; i++)
-		buf[i] = u8(in);
-	tun_mem_inject(z->tun, 0, buf, len);
-}
-
-/* A valid TSO/USO super-packet (maybe with one byte changed) to a peer's
- * range: bits 2-3 pick H's, X's (no session: staged) or nobody's. */
-static void op_tun_gso(struct dfz *z, struct in *in, uint8_t flags)
-{
-	static const uint8_t dsts[4] = { 2, 130, 200, 2 };
-	uint8_t a = u8(in);
-	uint16_t payload = 1 + u16(in) % 4000, gso = 1 + u16(in) % 1500;
-	uint8_t pos = u8(in), x = u8(in), buf[VNET_HDR_LEN + 4200];
-	bool v6 = flags & 1, udp = flags & 2;
-	struct vnet_hdr h = { 0 };
-	struct pkt_spec s;
-	size_t len;
-
-	s = pkt_default(v6, udp ? PKT_UDP : PKT_TCP, payload, 1000);
-	s.dst = ((flags >> 2) & 3) == 3 ? a : dsts[(flags >> 2) & 3];
-	len = pkt_build(buf + VNET_HDR_LEN, &s);
-	pkt_partial_csum(buf + VNET_HDR_LEN, &s);
-	h.flags = VIRTIO_NET_HDR_F_NEEDS_CSUM;
-	h.gso_type = udp ? VIRTIO_NET_HDR_GSO_UDP_L4 :
-		     v6 ? VIRTIO_NET_HDR_GSO_TCPV6 : VIRTIO_NET_HDR_GSO_TCPV4;
-	if (flags & 0x10)
-		h.gso_type = VIRTIO_NET_HDR_GSO_NONE;
-	h.hdr_len = (uint16_t)(pkt_iph(&s) + pkt_l4h(&s));
-	h.gso_size = gso;
-	h.csum_start = (uint16_t)pkt_iph(&s);
-	h.csum_offset = udp ? 6 : 16;
-	vnet_hdr_encode(buf, &h);
-	if (flags & 0x20)
-		buf[pos % (VNET_HDR_LEN + 60)] ^= x;
-	tun_mem_inject(z->tun, 0, buf, VNET_HDR_LEN + len);
-}
-
-static void op_reset(struct dfz *z)
-{
-	pthread_rwlock_wrlock(&z->dev->cfg_lock);
-	dev_mbox_purge_peer(z->dev, dev_peer_of(z->dwp));
-	wg_peer_reset(z->dwp, z->now);
-	pthread_rwlock_unlock(&z->dev->cfg_lock);
-}
-
-static void op_mtu(struct dfz *z, struct in *in)
-{
-	struct tun_event ev = { .type = TUN_EVENT_MTU, .mtu = 68 + u16(in) % 9000 };
-
-	device_link_event(z->dev, &ev);
-}
-
-static void run_op(struct dfz *z, enum dfz_op op, uint8_t flags, struct in *in)
-{
-	switch (op) {
-	case DFZ_RAW: op_raw(z, in, flags); break;
-	case DFZ_HS: op_hs(z, in, flags); break;
-	case DFZ_INIT: op_init(z, in, flags); break;
-	case DFZ_DATA: op_data(z, in, flags); break;
-	case DFZ_FLOW: op_flow(z, in, flags); break;
-	case DFZ_REPEAT: op_repeat(z, in, flags); break;
-	case DFZ_FLUSH: pump(z); break;
-	case DFZ_TIME: op_time(z, in, flags); break;
-	case DFZ_DINIT: op_dinit(z, in, flags); break;
-	case DFZ_LINK:
-		link_event(z, TUN_EVENT_DOWN);
-		if (!(flags & 0x80))
-			link_event(z, TUN_EVENT_UP);
-		break;
-	case DFZ_TUN_RAW: op_tun_raw(z, in, flags); break;
-	case DFZ_TUN_GSO: op_tun_gso(z, in, flags); break;
-	case DFZ_RESET: op_reset(z); break;
-	case DFZ_MTU: op_mtu(z, in); break;
-	default: break;
-	}
+	if (!session_ok(z))
+		die("harness: the session did not come up");
 }
 
 void dfz_run(const uint8_t *data, size_t size, const enum dfz_op *ops, size_t nops)
@@ -825,30 +525,28 @@ void dfz_run(const uint8_t *data, size_t size, const enum dfz_op *ops, size_t no
 		setup(z);
 		ready = true;
 	}
-	/* Each input starts from a live session, D's under-load and
+	/* Each input starts from a live session (the one the last input left,
+	 * if both sides agree on it and it is young), D's under-load and
 	 * handshake flood windows closed, the default MTU. */
 	z->now += 2 * WG_NSEC_PER_SEC;
 	atomic_store(&z->dev->mtu, TUN_DEFAULT_MTU);
 	z->nq = 0;
 	z->used = 0;
 	z->nrecs = 0;
-	if (z->dirty || !z->dev->binds_open || z->now - z->born > SESSION_MAX_AGE ||
-	    cur_index(z->dwp) != z->d_idx || cur_index(z->hpeer) != z->h_idx ||
-	    !z->d_idx || !z->h_idx)
+	if (cur_index(z->dwp) != z->d_idx) {
+		z->d_idx = cur_index(z->dwp);
+		z->born = z->now;
+	}
+	if (!session_ok(z))
 		establish(z);
 	z->d_idx = cur_index(z->dwp);
-	z->h_idx = cur_index(z->hpeer);
-	z->dirty = false;
 	z->nq = 0;
 	z->used = 0;
 	z->nrecs = 0;
 	z->rec_lost = false;
 	while (in.n) {
 		b = u8(&in);
-		run_op(z, ops[b % nops], u8(&in), &in);
+		dfz_run_op(z, ops[b % nops], u8(&in), &in);
 	}
-	pump(z);
-	if (cur_index(z->dwp) != z->d_idx || cur_index(z->hpeer) != z->h_idx ||
-	    !z->dev->binds_open)
-		z->dirty = true;
+	dfz_pump(z);
 }
