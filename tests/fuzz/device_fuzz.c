@@ -290,13 +290,14 @@ static bool is_icmp(const uint8_t *pkt, size_t len)
 	return (fam == AF_INET && pkt[9] == 1) || (fam == AF_INET6 && pkt[6] == 58);
 }
 
-static void check_src(const uint8_t *pkt, size_t len)
+/* A packet from H's allowed IPs; icmp: or an ICMP error D made itself. */
+static void check_src(const uint8_t *pkt, size_t len, bool icmp)
 {
 	int fam = ip_family(pkt, len);
 
 	if (!fam)
 		die("D wrote a packet that is not IP to its TUN");
-	if (!in_h_range(fam, ip_src_addr(pkt, fam)) && !is_icmp(pkt, len))
+	if (!in_h_range(fam, ip_src_addr(pkt, fam)) && !(icmp && is_icmp(pkt, len)))
 		die("D wrote a packet from outside H's allowed IPs to its TUN");
 }
 
@@ -318,11 +319,11 @@ static void check_frame(struct dfz *z, size_t n)
 		if (k <= 0)
 			die("D wrote a coalesced frame that does not split");
 		for (i = 0; i < k; i++)
-			check_src(segs[i], sizes[i]);
+			check_src(segs[i], sizes[i], false);
 		return;
 	}
-	check_src(pkt, len);
 	r = rec_match(z, pkt, len, &seen);
+	check_src(pkt, len, !seen);
 	if (r) {
 		r->delivered = true;
 		return;
