@@ -545,6 +545,7 @@ void dfz_run(const uint8_t *data, size_t size, const enum dfz_op *ops, size_t no
 	z->used = 0;
 	z->nrecs = 0;
 	z->rec_lost = false;
+	z->hs_budget = HS_BUDGET;
 	while (in.n) {
 		b = u8(&in);
 		dfz_run_op(z, ops[b % nops], u8(&in), &in);

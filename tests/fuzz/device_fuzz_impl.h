@@ -18,6 +18,7 @@
 #define H_SLOT 65600
 /* D's session is renewed before it gets old enough for a timer to care. */
 #define SESSION_MAX_AGE (100 * WG_NSEC_PER_SEC)
+#define HS_BUDGET 3
 
 struct dgram {
 	const uint8_t *data;
@@ -58,6 +59,7 @@ struct dfz {
 	struct rec recs[MAX_RECS];
 	unsigned int nrecs;
 	bool rec_lost;		/* a sealed packet went unrecorded */
+	unsigned int hs_budget;	/* costly operations left in this input */
 	uint32_t seqs[8];	/* DFZ_FLOW: next sequence number per flow */
 
 	/* DFZ_DINIT: alter H's next response before it goes out */

@@ -212,8 +212,21 @@ static void op_mtu(struct dfz *z, struct in *in)
 	device_link_event(z->dev, &ev);
 }
 
+/* Operations that cost handshakes (a few Diffie-Hellman each): a few per
+ * input reach every state worth reaching, more only slow the fuzzer. */
+static bool costly(enum dfz_op op, uint8_t flags)
+{
+	return op == DFZ_INIT || op == DFZ_DINIT || op == DFZ_LINK || op == DFZ_RESET ||
+	       (op == DFZ_REPEAT && (flags & 0x80));
+}
+
 void dfz_run_op(struct dfz *z, enum dfz_op op, uint8_t flags, struct in *in)
 {
+	if (costly(op, flags)) {
+		if (!z->hs_budget)
+			return;
+		z->hs_budget--;
+	}
 	switch (op) {
 	case DFZ_RAW: op_raw(z, in, flags); break;
 	case DFZ_HS: op_hs(z, in, flags); break;
