@@ -31,7 +31,7 @@ if [ "${VGUARD_SKIP_SANITIZERS:-0}" != 1 ]; then
 fi
 
 # The fuzz targets, each briefly from its corpus (scripts/fuzz-smoke.sh):
-# about five minutes; VGUARD_SKIP_FUZZ=1 skips it, and it skips itself
+# 3-5 minutes (20 s per target); VGUARD_SKIP_FUZZ=1 skips it, and it skips itself
 # (one line) without clang.
 if [ "${VGUARD_SKIP_FUZZ:-0}" != 1 ]; then
 	bash scripts/fuzz-smoke.sh
