@@ -237,6 +237,12 @@ void dev_mbox_purge_peer(struct device *d, struct dev_peer *p);
 void dev_kick_workers(struct device *d);
 void dev_act(struct device *d, struct worker *self, const struct wg_action *act,
 	     const struct vg_endpoint *to, unsigned int via);
+/* A worker's batch runs between these: enter returns the sockets'
+ * generation, and sets w->rt and w->bind (device/epoch.h). */
+unsigned int dev_worker_enter(struct worker *w);
+void dev_worker_exit(struct worker *w);
+/* Without the worker threads (tests, fuzzers): the mailbox, sent from here. */
+void dev_worker_run_mbox(struct worker *w, uint64_t now);
 
 /* send.c: TUN -> UDP */
 int dev_send_tun_batch(struct worker *w, uint64_t now);
@@ -264,6 +270,8 @@ int dev_hs_start(struct device *d);
 void dev_hs_stop(struct device *d);
 /* 0, or -ENOSPC when the queue is full (counted by the caller). */
 int dev_hs_enqueue(struct device *d, const struct hs_item *it);
+/* Without the handshake thread (tests, fuzzers): the queue, handled here. */
+void dev_hs_run_queued(struct device *d);
 
 /* control.c: the control thread */
 int dev_ctl_start(struct device *d);

@@ -75,6 +75,30 @@ static void *hs_main(void *arg)
 	return NULL;
 }
 
+/*
+ * Tests and fuzzers that run the device without its threads: handles the
+ * messages queued so far on the calling thread, as the handshake thread
+ * would (inside a worker's epoch, dev_worker_enter()).
+ */
+void dev_hs_run_queued(struct device *d)
+{
+	struct hs_item it;
+	size_t qlen;
+
+	for (;;) {
+		pthread_mutex_lock(&d->hs_lock);
+		if (!d->hs_count) {
+			pthread_mutex_unlock(&d->hs_lock);
+			return;
+		}
+		it = d->hs_queue[d->hs_head];
+		d->hs_head = (d->hs_head + 1) % HS_QUEUE_CAP;
+		qlen = d->hs_count--;
+		pthread_mutex_unlock(&d->hs_lock);
+		handle_one(d, &it, qlen);
+	}
+}
+
 int dev_hs_start(struct device *d)
 {
 	int ret = pthread_create(&d->hs_thread, NULL, hs_main, d);

@@ -177,6 +177,14 @@ static void worker_mbox(struct worker *w, uint64_t now)
 		dev_send_mbox(w, &it, now);
 }
 
+/* Tests and fuzzers that run the device without its threads: what the
+ * mailbox holds, sent from the calling thread (between dev_worker_enter()
+ * and dev_worker_exit()). */
+void dev_worker_run_mbox(struct worker *w, uint64_t now)
+{
+	worker_mbox(w, now);
+}
+
 static void worker_tun(struct worker *w, uint64_t now)
 {
 	int i, r;
@@ -232,11 +240,11 @@ int dev_epoll_wait(struct device *d, const char *who, int epfd, struct epoll_eve
 
 /*
  * A batch's view of the configuration: whatever is published now stays
- * valid until worker_exit(), whatever a set does meanwhile.  The sockets'
+ * valid until dev_worker_exit(), whatever a set does meanwhile.  The sockets'
  * generation is read before the sockets (a writer stores them in the
  * other order), so a worker that sees a new generation has the new ones.
  */
-static unsigned int worker_enter(struct worker *w)
+unsigned int dev_worker_enter(struct worker *w)
 {
 	struct device *d = w->dev;
 	struct dev_binds *nb;
@@ -250,7 +258,7 @@ static unsigned int worker_enter(struct worker *w)
 	return gen;
 }
 
-static void worker_exit(struct worker *w)
+void dev_worker_exit(struct worker *w)
 {
 	w->rt = NULL;
 	w->bind = NULL;
@@ -274,7 +282,7 @@ static void *worker_main(void *arg)
 			break;
 		if (atomic_load(&d->stopping))
 			break;
-		gen = worker_enter(w);
+		gen = dev_worker_enter(w);
 		if (gen != w->bind_gen) {
 			worker_rebind(w, gen);
 			w->udp_pending = 0;
@@ -300,7 +308,7 @@ static void *worker_main(void *arg)
 				break;
 			}
 		}
-		worker_exit(w);
+		dev_worker_exit(w);
 	}
 	return NULL;
 }

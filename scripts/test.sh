@@ -40,6 +40,13 @@ fi
 # qemu-user (scripts/test-cross.sh; VGUARD_SKIP_CROSS=1 skips them).
 bash scripts/test-cross.sh
 
+# The fuzz targets, each briefly from its corpus (scripts/fuzz-smoke.sh):
+# 3-5 minutes (20 s per target); VGUARD_SKIP_FUZZ=1 skips it, and it skips itself
+# (one line) without clang.
+if [ "${VGUARD_SKIP_FUZZ:-0}" != 1 ]; then
+	bash scripts/fuzz-smoke.sh
+fi
+
 if [ "$(id -u)" -eq 0 ]; then
 	make -C build -j"$jobs" check-root
 else

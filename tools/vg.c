@@ -174,118 +174,20 @@ static int set_main(int argc, char **argv)
 	return ret;
 }
 
-struct peer_origin {
-	struct vg_peer *peer;
-	bool from_file;
-};
-
-static int origin_cmp(const void *x, const void *y)
-{
-	const struct peer_origin *a = x, *b = y;
-	int ret = memcmp(a->peer->public_key, b->peer->public_key, VG_KEY_LEN);
-
-	return ret ? ret : (int)a->from_file - (int)b->from_file;
-}
-
-/* A running peer that the file does not name is removed; one the file
- * names keeps its session, with a preshared key or keepalive the file
- * no longer sets cleared explicitly. */
-static bool sync_peer(struct vg_device *file, struct peer_origin *v, size_t i, size_t n)
-{
-	struct vg_peer *next = i + 1 < n && v[i + 1].from_file ? v[i + 1].peer : NULL, *rm;
-
-	if (next && memcmp(v[i].peer->public_key, next->public_key, VG_KEY_LEN))
-		next = NULL;
-	if (!next) {
-		rm = calloc(1, sizeof(*rm));
-		if (!rm) {
-			perror_msg("Peer allocation", errno);
-			return false;
-		}
-		rm->flags = VG_PEER_REMOVE;
-		memcpy(rm->public_key, v[i].peer->public_key, VG_KEY_LEN);
-		rm->next = file->first_peer;
-		file->first_peer = rm;
-		return true;
-	}
-	if ((v[i].peer->flags & VG_PEER_HAS_PRESHARED_KEY) &&
-	    !(next->flags & VG_PEER_HAS_PRESHARED_KEY)) {
-		sodium_memzero(next->preshared_key, VG_KEY_LEN);
-		next->flags |= VG_PEER_HAS_PRESHARED_KEY;
-	}
-	if (v[i].peer->keepalive && !(next->flags & VG_PEER_HAS_KEEPALIVE)) {
-		next->keepalive = 0;
-		next->flags |= VG_PEER_HAS_KEEPALIVE;
-	}
-	return true;
-}
-
 static bool sync_conf(struct vg_device *file)
 {
 	struct vg_device *runtime;
-	struct peer_origin *v;
-	struct vg_peer *p;
-	size_t n = 0, i = 0;
-	bool ok = true;
+	bool ok;
 
 	if (!file->first_peer)
 		return true;
-	vg_for_each_peer(file, p)
-		++n;
 	if (vg_uapi_get(&runtime, file->name) != 0) {
 		perror_msg("Unable to retrieve current interface configuration", errno);
 		return false;
 	}
-	if (!runtime->first_peer)
-		goto out;
-	file->flags &= ~VG_DEV_REPLACE_PEERS;
-	vg_for_each_peer(runtime, p)
-		++n;
-	v = calloc(n, sizeof(*v));
-	if (!v) {
-		perror_msg("Peer list allocation", errno);
-		ok = false;
-		goto out;
-	}
-	vg_for_each_peer(file, p)
-		v[i++] = (struct peer_origin){ p, true };
-	vg_for_each_peer(runtime, p)
-		v[i++] = (struct peer_origin){ p, false };
-	qsort(v, n, sizeof(*v), origin_cmp);
-	for (i = 0; ok && i < n; ++i) {
-		if (!v[i].from_file)
-			ok = sync_peer(file, v, i, n);
-	}
-	free(v);
-out:
+	ok = vg_config_sync(file, runtime, stderr);
 	vg_device_free(runtime);
 	return ok;
-}
-
-static struct vg_device *read_config(FILE *in, bool append)
-{
-	struct vg_config_ctx ctx;
-	struct vg_device *dev;
-	size_t cap = 0;
-	char *line = NULL;
-
-	if (!vg_config_init(&ctx, append, stderr))
-		return NULL;
-	while (getline(&line, &cap, in) >= 0) {
-		if (!vg_config_line(&ctx, line)) {
-			fprintf(stderr, "Configuration parsing error\n");
-			dev = NULL;
-			goto out;
-		}
-	}
-	dev = vg_config_finish(&ctx);
-	if (!dev)
-		fprintf(stderr, "Invalid configuration\n");
-out:
-	if (line)
-		sodium_memzero(line, cap);
-	free(line);
-	return dev;
 }
 
 static int setconf_main(int argc, char **argv)
@@ -303,7 +205,7 @@ static int setconf_main(int argc, char **argv)
 		perror_msg("fopen", errno);
 		return 1;
 	}
-	dev = read_config(in, !strcmp(argv[0], "addconf"));
+	dev = vg_config_read(in, !strcmp(argv[0], "addconf"), stderr);
 	fclose(in);
 	if (!dev)
 		return 1;

@@ -610,3 +610,29 @@ fail:
 	vg_device_free(dev);
 	return NULL;
 }
+
+struct vg_device *vg_config_read(FILE *in, bool append, FILE *err)
+{
+	struct vg_config_ctx ctx;
+	struct vg_device *dev;
+	size_t cap = 0;
+	char *line = NULL;
+
+	if (!vg_config_init(&ctx, append, err))
+		return NULL;
+	while (getline(&line, &cap, in) >= 0) {
+		if (!vg_config_line(&ctx, line)) {
+			fprintf(err, "Configuration parsing error\n");
+			dev = NULL;
+			goto out;
+		}
+	}
+	dev = vg_config_finish(&ctx);
+	if (!dev)
+		fprintf(err, "Invalid configuration\n");
+out:
+	if (line)
+		sodium_memzero(line, cap);
+	free(line);
+	return dev;
+}

@@ -27,6 +27,17 @@ bool vg_config_line(struct vg_config_ctx *ctx, const char *line);
  * lacks a public key (the device is then freed). */
 struct vg_device *vg_config_finish(struct vg_config_ctx *ctx);
 
+/* A whole `setconf`/`addconf`/`syncconf` file (append: addconf), as the
+ * three commands read it; NULL after printing why to err. */
+struct vg_device *vg_config_read(FILE *in, bool append, FILE *err);
+
+/* syncconf: turns the parsed file into the set that makes the running
+ * configuration (runtime, from get) equal to it without touching the
+ * peers both name: a running peer the file does not name is removed, one
+ * it names keeps its session, with a preshared key or keepalive the file
+ * no longer sets cleared explicitly.  false after printing why to err. */
+bool vg_config_sync(struct vg_device *file, struct vg_device *runtime, FILE *err);
+
 /* `set IFACE ...`: argv starts after the interface name. */
 struct vg_device *vg_config_cmd(int argc, char **argv, FILE *err);
 

@@ -1,0 +1,133 @@
+// SPDX-License-Identifier: MIT
+/*
+ * libFuzzer target for vg's side of the UAPI: a hostile daemon's replies,
+ * read through a stream that hands them over in short pieces as a socket
+ * may.  Byte 0 picks the reply (bits 0-1: get, stats, a set's status)
+ * and the printers that then run on what was read (colours, keys shown);
+ * byte 1 the largest piece.  A get reply goes through every `vg show`
+ * form and showconf, a stats reply through the table, JSON and Prometheus
+ * printers.
+ */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/types.h>
+
+#include <sodium.h>
+
+#include "tools/vg_show.h"
+#include "tools/vg_stats.h"
+#include "tools/vg_uapi.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+struct reader {
+	const uint8_t *p;
+	size_t n;
+	size_t piece;
+	unsigned int turn;
+};
+
+/* A piece of up to r->piece bytes, its size varying from read to read. */
+static ssize_t piece_read(void *c, char *buf, size_t len)
+{
+	struct reader *r = c;
+	size_t n = 1 + (r->piece * 7 + r->turn++ * 13) % r->piece;
+
+	if (n > len)
+		n = len;
+	if (n > r->n)
+		n = r->n;
+	memcpy(buf, r->p, n);
+	r->p += n;
+	r->n -= n;
+	return (ssize_t)n;
+}
+
+static ssize_t sink_write(void *c, const char *buf, size_t len)
+{
+	return (ssize_t)len;
+}
+
+static FILE *sink(void)
+{
+	static FILE *f;
+
+	if (!f)
+		f = fopencookie(NULL, "w", (cookie_io_functions_t){ .write = sink_write });
+	return f;
+}
+
+static void show(struct vg_device *dev, unsigned int flags)
+{
+	static const char *const fields[] = {
+		"public-key", "private-key", "listen-port", "fwmark", "peers", "preshared-keys",
+		"endpoints", "allowed-ips", "latest-handshakes", "transfer",
+		"persistent-keepalive", "dump",
+	};
+	struct vg_show_opts o = {
+		.color = flags & 4,
+		.show_keys = flags & 8,
+		.now = 1700000000,
+	};
+	size_t i;
+
+	snprintf(dev->name, sizeof(dev->name), "vgfuzz");
+	vg_show_pretty(sink(), dev, &o);
+	vg_showconf(sink(), dev);
+	for (i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
+		vg_show_field(sink(), dev, fields[i], flags & 16);
+}
+
+static void stats(FILE *f)
+{
+	struct vg_stats st;
+
+	memset(&st, 0, sizeof(st));
+	snprintf(st.iface, sizeof(st.iface), "vgfuzz");
+	if (!vg_stats_read(f, &st)) {
+		vg_stats_print_table(sink(), &st);
+		vg_stats_print_json(sink(), &st);
+		vg_stats_print_prometheus(sink(), &st);
+	}
+	vg_stats_free(&st);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct reader r;
+	struct vg_device *dev;
+	unsigned int flags;
+	FILE *f;
+
+	if (size < 2)
+		return 0;
+	if (sodium_init() < 0)
+		abort();
+	flags = data[0];
+	r = (struct reader){ data + 2, size - 2, 1 + data[1] % 64, 0 };
+	f = fopencookie(&r, "r", (cookie_io_functions_t){ .read = piece_read });
+	if (!f)
+		abort();
+	switch (flags & 3) {
+	case 0:
+	case 3:
+		dev = vg_device_new();
+		if (!dev)
+			abort();
+		if (!vg_uapi_read_get(f, dev))
+			show(dev, flags);
+		vg_device_free(dev);
+		break;
+	case 1:
+		stats(f);
+		break;
+	case 2:
+		vg_uapi_read_status(f);
+		break;
+	}
+	fclose(f);
+	return 0;
+}
