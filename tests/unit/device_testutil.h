@@ -25,6 +25,7 @@
 #include "tun/offload_pkt.h"
 #include "tun/tun.h"
 #include "tun/virtio.h"
+#include "tests/unit/testutil.h"
 
 #define PORT_A 51820
 #define PORT_B 51821

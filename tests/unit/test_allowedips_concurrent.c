@@ -10,6 +10,7 @@
 #include "config.h"
 
 #include "device/allowedips.h"
+#include "tests/unit/testutil.h"
 
 #include <arpa/inet.h>
 #include <check.h>
@@ -113,15 +114,9 @@ int main(void)
 {
 	Suite *s = suite_create("allowedips_concurrent");
 	TCase *tc = tcase_create("one writer, one reader");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_test(tc, lookups_during_changes);
 	tcase_set_timeout(tc, 120);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return vg_test_run(s, false);
 }

@@ -15,6 +15,7 @@
 #include <sys/socket.h>
 
 #include "device/uapi.h"
+#include "tests/unit/testutil.h"
 
 #define KEYS 64
 #define PFX 48
@@ -209,15 +210,9 @@ int main(void)
 {
 	Suite *s = suite_create("uapi_store");
 	TCase *tc = tcase_create("model");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_test(tc, test_random_against_model);
 	tcase_set_timeout(tc, 60);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return vg_test_run(s, false);
 }

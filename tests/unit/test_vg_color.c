@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "tests/unit/testutil.h"
 #include "tools/vg_show.h"
 
 /* The pretty form's first line, "interface: NAME", for NAME. */
@@ -119,11 +120,5 @@ static Suite *vg_color_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(vg_color_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return vg_test_run(vg_color_suite(), false);
 }
