@@ -84,14 +84,16 @@ void dev_remove_peer(struct device *d, struct wg_peer *wp)
 static int dev_get(void *ctx, struct uapi_snapshot *snap)
 {
 	struct device *d = ctx;
+	const struct dev_binds *nb;
 	struct vg_endpoint ep;
 	size_t i;
 	int ret;
 
 	pthread_mutex_lock(&d->cfg_mutex);
+	nb = atomic_load(&d->binds);
 	ret = uapi_store_snapshot(&d->store, snap);
 	if (!ret)
-		snap->listen_port = atomic_load(&d->binds) ? d->port : d->store.listen_port;
+		snap->listen_port = nb ? nb->port : d->store.listen_port;
 	for (i = 0; !ret && i < snap->n_peers; i++) {
 		struct uapi_peer_info *pi = &snap->peers[i];
 		struct wg_peer *wp = wg_proto_find_peer(&d->proto, pi->public_key);

@@ -159,7 +159,6 @@ void dev_binds_publish(struct device *d, struct dev_binds *nb)
 	struct dev_binds *old = atomic_load(&d->binds);
 
 	atomic_store(&d->binds, nb);
-	d->port = nb ? nb->port : 0;
 	if (old)
 		epoch_retire(&d->epoch, &old->retire, binds_free);
 	atomic_fetch_add(&d->bind_gen, 1);
@@ -194,8 +193,8 @@ int dev_link_up(struct device *d)
 	}
 	d->binds_retry = false;
 	dev_binds_publish(d, nb);
-	d->store.listen_port = d->port;
-	dev_log(d, DEVICE_LOG_VERBOSE, "link up: UDP port %u, %u queues", d->port, d->nworkers);
+	d->store.listen_port = nb->port;
+	dev_log(d, DEVICE_LOG_VERBOSE, "link up: UDP port %u, %u queues", nb->port, d->nworkers);
 	return 0;
 }
 
@@ -236,10 +235,12 @@ void dev_clear_all_src(struct device *d)
 
 uint16_t device_port(struct device *d)
 {
+	const struct dev_binds *nb;
 	uint16_t port;
 
 	pthread_mutex_lock(&d->cfg_mutex);
-	port = d->port;
+	nb = atomic_load(&d->binds);
+	port = nb ? nb->port : 0;
 	pthread_mutex_unlock(&d->cfg_mutex);
 	return port;
 }

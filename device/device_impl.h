@@ -178,7 +178,6 @@ struct device {
 	bool binds_retry;	/* up, but our own closing sockets held the port */
 	atomic_uint mtu;
 	atomic_bool loop_logged;
-	uint16_t port;		/* bound port (0: down) */
 	_Atomic(struct dev_addrs *) addrs;	/* the host's addresses (addrs.c) */
 
 	/* handshake thread */
