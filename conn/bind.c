@@ -152,6 +152,21 @@ int vg_bind_send(struct vg_bind *b, const struct vg_endpoint *ep, const struct i
 	return b->ops->send(b, ep, pkts, n, result);
 }
 
+void vg_bind_mark_lost(struct vg_bind *b, int err)
+{
+	int none = 0;
+
+	__atomic_compare_exchange_n(&b->lost, &none, err, false, __ATOMIC_RELAXED,
+				    __ATOMIC_RELAXED);
+}
+
+int vg_bind_check(struct vg_bind *b, bool probe)
+{
+	if (probe && b->ops->probe)
+		b->ops->probe(b);
+	return -__atomic_load_n(&b->lost, __ATOMIC_RELAXED);
+}
+
 int vg_bind_set_fwmark(struct vg_bind *b, uint32_t mark)
 {
 	int ret = b->ops->set_fwmark(b, mark);

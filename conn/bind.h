@@ -129,6 +129,16 @@ enum { VG_SEND_SRC_REFUSED = 1 << 0 };
 int vg_bind_send(struct vg_bind *b, const struct vg_endpoint *ep, const struct iovec *pkts,
 		 unsigned int n, unsigned int *result);
 
+/* Whether the sockets are still the ones opened: 0, or the negative errno
+ * with which one was found closed or replaced underneath (-EBADF,
+ * -ENOTSOCK, -ESTALE: another socket now has its number). A lost socket is
+ * never used or closed again (its number may name someone else's file by
+ * then), its sends and receives fail with -EBADF, and the caller opens a
+ * new bind on the same port. probe also asks the kernel (a getsockname
+ * per socket); without it only what send and receive met is reported.
+ * Any thread. */
+int vg_bind_check(struct vg_bind *b, bool probe);
+
 /* SO_MARK on both sockets (0 clears), both or neither: on failure the
  * sockets keep the mark they had. Callers clear every peer's sticky
  * source after it: routing may change. */

@@ -19,6 +19,9 @@ struct vg_bind_ops {
 	void (*rebind_commit)(struct vg_bind *b, void *state);
 	void (*rebind_abort)(void *state);
 	int (*set_offload)(struct vg_bind *b, unsigned int mask, bool on);
+	/* Asks the kernel whether each socket is still the one opened; NULL:
+	 * nothing can replace them. Any thread. */
+	int (*probe)(struct vg_bind *b);
 	void (*close)(struct vg_bind *b);
 };
 
@@ -35,6 +38,8 @@ enum {
 	VG_LOG_GRO = 1 << 8,
 	VG_LOG_SOCKBUF = 1 << 9,
 	VG_LOG_RXERR = 1 << 10,
+	VG_LOG_LOST = 1 << 11,
+	VG_LOG_TXSTALL = 1 << 12,
 };
 
 struct vg_bind {
@@ -44,6 +49,7 @@ struct vg_bind {
 	unsigned int offloads;			/* VG_BIND_* in use */
 	enum vg_bind_offload_reason reason[4];	/* per offload bit index; atomic */
 	unsigned int logged;
+	int lost;			/* errno of the first socket lost; atomic */
 	struct vg_bind_stats stats;
 };
 
@@ -63,5 +69,7 @@ void vg_bind_log_once(struct vg_bind *b, unsigned int event, const char *fmt, ..
 unsigned int vg_bind_bit_index(unsigned int bit);
 void vg_bind_set_state(struct vg_bind *b, unsigned int bits, bool on,
 		       enum vg_bind_offload_reason why);
+/* Records that a socket was closed or replaced underneath (err > 0). */
+void vg_bind_mark_lost(struct vg_bind *b, int err);
 
 #endif

@@ -322,7 +322,48 @@ static int linux_fd(const struct vg_bind *b, int family)
 {
 	int i = fam_index(family);
 
-	return i < 0 ? -1 : to_lb(b)->s[i].fd;
+	return i < 0 ? -1 : sock_fd(&to_lb(b)->s[i]);
+}
+
+static void forget(struct linux_bind *lb, int i, int err)
+{
+	/* The number may name someone else's file by now: never use or
+	 * close it again. */
+	__atomic_store_n(&lb->s[i].fd, -1, __ATOMIC_RELAXED);
+	vg_bind_mark_lost(&lb->b, err);
+}
+
+void vg_bind_linux_lost(struct linux_bind *lb, int i, int err)
+{
+	forget(lb, i, err);
+	vg_bind_log_once(&lb->b, VG_LOG_LOST, "%s socket lost underneath (%s): reopening",
+			 fam_name(i), strerror(err));
+}
+
+/* Each socket must still answer as a socket of its family on our port. */
+static int linux_probe(struct vg_bind *b)
+{
+	struct linux_bind *lb = to_lb(b);
+	int i, err = 0;
+
+	for (i = 0; i < 2; i++) {
+		int fd = sock_fd(&lb->s[i]), e = 0;
+		union vg_sockaddr a;
+		socklen_t len = sizeof(a);
+
+		if (fd < 0)
+			continue;
+		if (getsockname(fd, &a.sa, &len))
+			e = sock_lost_err(errno) ? errno : 0;
+		else if (a.sa.sa_family != lb->s[i].family ||
+			 ntohs(i ? a.in6.sin6_port : a.in4.sin_port) != b->port)
+			e = ESTALE;
+		if (!e)
+			continue;
+		forget(lb, i, e);
+		err = e;
+	}
+	return -err;
 }
 
 void vg_bind_set_syscalls(struct vg_bind *b, const struct vg_bind_syscalls *sc)
@@ -422,5 +463,6 @@ static const struct vg_bind_ops linux_ops = {
 	.rebind_commit = linux_rebind_commit,
 	.rebind_abort = linux_rebind_abort,
 	.set_offload = linux_set_offload,
+	.probe = linux_probe,
 	.close = linux_close,
 };

@@ -7,6 +7,7 @@
  * path (bind_linux_recv.c) and send path (bind_linux_send.c) share.
  */
 
+#include <errno.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 
@@ -81,6 +82,18 @@ static inline int fam_index(int family)
 	return -1;
 }
 
+/* The fd is read by the worker and may be dropped by vg_bind_check() from
+ * another thread when the socket is found lost. */
+static inline int sock_fd(const struct lsock *s)
+{
+	return __atomic_load_n(&s->fd, __ATOMIC_RELAXED);
+}
+
+static inline bool sock_lost_err(int err)
+{
+	return err == EBADF || err == ENOTSOCK;
+}
+
 static inline unsigned int gso_bit(int idx)
 {
 	return idx ? VG_BIND_GSO6 : VG_BIND_GSO4;
@@ -98,6 +111,10 @@ static inline const char *fam_name(int idx)
 
 /* Sets family idx's GSO state from its socket, the switches and EIO. */
 void vg_bind_linux_gso_state(struct linux_bind *lb, int idx);
+
+/* Family idx's socket was closed or replaced underneath (err): forgets
+ * its fd without closing it, logs once. Worker only. */
+void vg_bind_linux_lost(struct linux_bind *lb, int idx, int err);
 
 int vg_bind_linux_recv(struct vg_bind *b, int family, struct vg_rx_pkt *pkts, unsigned int n);
 bool vg_bind_linux_pending(const struct vg_bind *b, int family);

@@ -43,11 +43,17 @@ static void rx_endpoint(const struct msghdr *h, struct vg_endpoint *ep)
 
 /* Transient receive errors (ICMP reports, memory pressure) must not stop
  * the worker: count them and report "nothing now". */
-static int rx_error(struct vg_bind *b, int err)
+static int rx_error(struct linux_bind *lb, struct lsock *s, int err)
 {
+	struct vg_bind *b = &lb->b;
+
 	if (err == EAGAIN || err == EWOULDBLOCK)
 		return 0;
-	if (err == EBADF || err == ENOTSOCK || err == EFAULT || err == EINVAL)
+	if (sock_lost_err(err)) {
+		vg_bind_linux_lost(lb, s == &lb->s[1], err);
+		return -EBADF;
+	}
+	if (err == EFAULT || err == EINVAL)
 		return -err;
 	VG_STAT_ADD(b, rx_errors, 1);
 	vg_bind_log_once(b, VG_LOG_RXERR, "receive error: %s (ignored)", strerror(err));
@@ -103,11 +109,11 @@ static int recv_gro(struct linux_bind *lb, struct lsock *s, struct vg_rx_pkt *pk
 			break;
 		for (k = 0; k < GRO_SLOTS; k++)
 			prep_rx(&s->rmsg[k], &s->riov[k], &s->raddr[k], &s->rctl[k]);
-		ret = do_recvmmsg(lb, s->fd, s->rmsg, GRO_SLOTS);
+		ret = do_recvmmsg(lb, sock_fd(s), s->rmsg, GRO_SLOTS);
 		if (ret < 0) {
 			if (errno == EINTR)
 				continue;
-			return rx_error(&lb->b, errno);
+			return rx_error(lb, s, errno);
 		}
 		if (ret == 0)
 			return 0;
@@ -144,10 +150,10 @@ static int recv_direct(struct linux_bind *lb, struct lsock *s, struct vg_rx_pkt 
 		prep_rx(&lb->dmsg[k], &lb->diov[k], &lb->daddr[k], &lb->dctl[k]);
 	}
 	do {
-		ret = do_recvmmsg(lb, s->fd, lb->dmsg, n);
+		ret = do_recvmmsg(lb, sock_fd(s), lb->dmsg, n);
 	} while (ret < 0 && errno == EINTR);
 	if (ret < 0)
-		return rx_error(&lb->b, errno);
+		return rx_error(lb, s, errno);
 	VG_STAT_ADD(&lb->b, rx_syscalls, ret > 0);
 	for (k = 0; k < (unsigned int)ret; k++) {
 		struct msghdr *h = &lb->dmsg[k].msg_hdr;
@@ -180,7 +186,7 @@ int vg_bind_linux_recv(struct vg_bind *b, int family, struct vg_rx_pkt *pkts, un
 	struct linux_bind *lb = to_lb(b);
 	int i = fam_index(family);
 
-	if (i < 0 || lb->s[i].fd < 0)
+	if (i < 0 || sock_fd(&lb->s[i]) < 0)
 		return -EBADF;
 	if (lb->s[i].gro_ever)
 		return recv_gro(lb, &lb->s[i], pkts, n);

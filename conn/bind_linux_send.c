@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <string.h>
+#include <time.h>
 
 #include "conn/bind_linux.h"
 #include "conn/cmsg.h"
@@ -35,6 +36,9 @@ struct tx {
 	unsigned int done;	/* datagrams finished (sent or counted) */
 	bool no_gso;		/* this batch goes without UDP_SEGMENT */
 	bool sticky_retried;
+	bool nobufs_retried;	/* ENOBUFS: one retry per batch after a pause */
+	bool refused_writable;	/* EAGAIN although poll said writable */
+	uint64_t wait_until;	/* ms: EAGAIN since then gives up here; 0: none */
 };
 
 static unsigned int build(struct tx *t)
@@ -111,17 +115,39 @@ static bool stale_source(int err)
 	       err == ENODEV;
 }
 
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/*
+ * Back-pressure: waits until the socket is writable, for at most
+ * WRITABLE_WAIT_MS without progress in all.  A socket that polls writable
+ * yet still refuses is short of something poll cannot see: pausing a
+ * millisecond each time keeps that from spinning a core.
+ */
 static int wait_writable(struct tx *t)
 {
-	struct pollfd pfd = { .fd = t->s->fd, .events = POLLOUT };
+	struct pollfd pfd = { .fd = sock_fd(t->s), .events = POLLOUT };
+	uint64_t now = now_ms();
 	int ret;
 
 	VG_STAT_ADD(&t->lb->b, tx_eagain, 1);
+	if (!t->wait_until)
+		t->wait_until = now + WRITABLE_WAIT_MS;
+	if (now >= t->wait_until)
+		return -ETIMEDOUT;
+	if (t->refused_writable)
+		poll(NULL, 0, 1);
 	do {
-		ret = poll(&pfd, 1, WRITABLE_WAIT_MS);
+		ret = poll(&pfd, 1, (int)(t->wait_until - now));
 	} while (ret < 0 && errno == EINTR);
 	if (ret < 0)
 		return -errno;
+	t->refused_writable = ret > 0;
 	return ret ? 0 : -ETIMEDOUT;
 }
 
@@ -140,6 +166,12 @@ static int tx_error(struct tx *t, const struct vg_gso_msg *p, int err)
 	}
 	if (err == EINTR)
 		return TX_RETRY;
+	if (err == ENOBUFS && !t->nobufs_retried) {
+		/* Memory or a device queue short for a moment: retry once. */
+		t->nobufs_retried = true;
+		poll(NULL, 0, 1);
+		return TX_RETRY;
+	}
 	if (err == EIO && p->gso_size) {
 		/* The egress device cannot checksum segments: GSO off for the family. */
 		lb->eio_off |= gso_bit(t->idx);
@@ -178,7 +210,11 @@ static int tx_error(struct tx *t, const struct vg_gso_msg *p, int err)
 				 src, strerror(err));
 		return TX_REBUILD;
 	}
-	if (err == EBADF || err == ENOTSOCK || err == EFAULT)
+	if (sock_lost_err(err)) {
+		vg_bind_linux_lost(lb, t->idx, err);
+		return -EBADF;
+	}
+	if (err == EFAULT)
 		return -err;
 	if (unreachable(err)) {
 		VG_STAT_ADD(b, tx_unreachable, p->count);
@@ -191,6 +227,22 @@ static int tx_error(struct tx *t, const struct vg_gso_msg *p, int err)
 	return TX_NEXT;
 }
 
+/* The bind itself failed: what was not sent is dropped, and counted here
+ * whatever the caller does with the error. */
+static int give_up(struct tx *t, int err)
+{
+	struct vg_bind *b = &t->lb->b;
+
+	VG_STAT_ADD(b, tx_errors, t->n - t->done);
+	if (err == -ETIMEDOUT)
+		vg_bind_log_once(b, VG_LOG_TXSTALL, "send: socket refused writes for %d ms: "
+				 "datagrams dropped and counted", WRITABLE_WAIT_MS);
+	else if (err != -EBADF)
+		vg_bind_log_once(b, VG_LOG_TXERR, "send: %s (datagrams dropped and counted)",
+				 strerror(-err));
+	return err;
+}
+
 /* Sends what build() planned; returns 0 when done, TX_REBUILD, or -errno. */
 static int send_planned(struct tx *t, unsigned int nm)
 {
@@ -198,9 +250,11 @@ static int send_planned(struct tx *t, unsigned int nm)
 	int ret;
 
 	while (k < nm) {
-		ret = do_sendmmsg(t->lb, t->s->fd, t->lb->tmsg + k, nm - k);
+		ret = do_sendmmsg(t->lb, sock_fd(t->s), t->lb->tmsg + k, nm - k);
 		VG_STAT_ADD(&t->lb->b, tx_syscalls, 1);
 		if (ret > 0) {
+			t->wait_until = 0;
+			t->refused_writable = false;
 			for (int j = 0; j < ret; j++)
 				sent_ok(t, &t->lb->plan[k + (unsigned int)j]);
 			k += (unsigned int)ret;
@@ -232,13 +286,20 @@ int vg_bind_linux_send(struct vg_bind *b, const struct vg_endpoint *ep, const st
 	int ret;
 
 	t.idx = fam_index(vg_endpoint_family(ep));
-	if (t.idx < 0 || lb->s[t.idx].fd < 0)
+	if (t.idx < 0)
 		return -EAFNOSUPPORT;
 	t.s = &lb->s[t.idx];
+	if (sock_fd(t.s) < 0) {
+		if (!__atomic_load_n(&b->lost, __ATOMIC_RELAXED))
+			return -EAFNOSUPPORT;
+		/* Lost underneath: dropped until the bind is reopened. */
+		VG_STAT_ADD(b, tx_errors, n);
+		return -EBADF;
+	}
 	while (t.done < n) {
 		ret = send_planned(&t, build(&t));
 		if (ret < 0)
-			return ret;
+			return give_up(&t, ret);
 	}
 	return (int)n;
 }
