@@ -113,6 +113,9 @@ struct worker {
 	const struct allowedips *rt;
 	struct vg_bind *bind;
 	unsigned int udp_pending;	/* 1 IPv4, 2 IPv6: datagrams left in scratch */
+	/* Reads that keep failing: that fd rests a while (worker.c). */
+	uint64_t rest_until[3];		/* TUN, IPv4, IPv6; ns, 0: not resting */
+	int rest_fd[3];
 
 	/* TUN → UDP */
 	uint8_t *tx_mem;

@@ -164,6 +164,8 @@ static void fill_device_stats(struct device *d, struct uapi_device_stats *s)
 	s->udp_gro_writes = tc.coalesced[GRO_PROTO_UDP];
 	s->udp_gro_segments = tc.merged[GRO_PROTO_UDP];
 	s->drop_malformed += tc.malformed;
+	s->tun_read_errors = tc.read_errors;
+	s->tun_write_errors = tc.write_errors;
 
 	bs = d->binds_gone;
 	if (nb)

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "device/device_impl.h"
@@ -21,6 +22,9 @@ enum { EV_TUN, EV_BIND4, EV_BIND6, EV_MBOX, EV_WAKE };
 
 /* How many batches one fd may take before the others get a turn. */
 #define WORKER_BUDGET 8
+/* A read that keeps failing is tried again this much later (ns), not
+ * spun on. */
+#define REST_NS (10 * 1000 * 1000)
 
 unsigned int dev_worker_for(struct device *d, const struct dev_peer *p)
 {
@@ -158,11 +162,63 @@ void dev_epoll_add(int epfd, int fd, uint64_t tag, uint32_t events)
  */
 static void worker_rebind(struct worker *w, unsigned int gen)
 {
+	w->rest_until[1] = w->rest_until[2] = 0;
 	if (w->bind) {
 		dev_epoll_add(w->epfd, vg_bind_fd(w->bind, AF_INET), EV_BIND4, EPOLLIN);
 		dev_epoll_add(w->epfd, vg_bind_fd(w->bind, AF_INET6), EV_BIND6, EPOLLIN);
 	}
 	w->bind_gen = gen;
+}
+
+/* ---- resting an fd whose reads keep failing ---- */
+
+static const uint64_t rest_tag[3] = { EV_TUN, EV_BIND4, EV_BIND6 };
+
+/* The real clock even when tests jump the protocol's. */
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * WG_NSEC_PER_SEC + (uint64_t)ts.tv_nsec;
+}
+
+static void worker_rest(struct worker *w, unsigned int k, int fd)
+{
+	struct epoll_event ev = { .events = 0, .data.u64 = rest_tag[k] };
+
+	if (fd < 0 || epoll_ctl(w->epfd, EPOLL_CTL_MOD, fd, &ev))
+		return;
+	w->rest_fd[k] = fd;
+	w->rest_until[k] = mono_ns() + REST_NS;
+}
+
+/* Wakes what has rested enough; returns the epoll timeout until the next. */
+static int worker_wake_rested(struct worker *w, int timeout)
+{
+	uint64_t now = 0;
+	unsigned int k;
+
+	for (k = 0; k < 3; k++) {
+		struct epoll_event ev = { .events = EPOLLIN, .data.u64 = rest_tag[k] };
+		int ms;
+
+		if (!w->rest_until[k])
+			continue;
+		if (!now)
+			now = mono_ns();
+		if (now < w->rest_until[k]) {
+			ms = (int)((w->rest_until[k] - now + 999999) / 1000000);
+			if (timeout < 0 || ms < timeout)
+				timeout = ms;
+			continue;
+		}
+		/* A bind fd may be gone by now (replaced sockets): no harm. */
+		epoll_ctl(w->epfd, EPOLL_CTL_MOD, w->rest_fd[k], &ev);
+		w->rest_until[k] = 0;
+		timeout = 0;
+	}
+	return timeout;
 }
 
 static void worker_mbox(struct worker *w, uint64_t now)
@@ -193,9 +249,14 @@ static void worker_tun(struct worker *w, uint64_t now)
 		r = dev_send_tun_batch(w, now);
 		if (r == -EAGAIN)
 			return;
-		if (r == -EBADFD || r == -EBADF || r == -EIO) {
+		if (r == -EBADFD || r == -EBADF) {
 			/* The interface is gone: the control thread hears it too. */
 			epoll_ctl(w->epfd, EPOLL_CTL_DEL, tun_queue_fd(w->dev->tun, w->id), NULL);
+			return;
+		}
+		if (r < 0 && r != -EINTR) {
+			/* Counted and logged by the TUN; try again a little later. */
+			worker_rest(w, 0, tun_queue_fd(w->dev->tun, w->id));
 			return;
 		}
 	}
@@ -277,7 +338,8 @@ static void *worker_main(void *arg)
 
 	snprintf(who, sizeof(who), "queue %u", w->id);
 	while (!atomic_load(&d->stopping)) {
-		n = dev_epoll_wait(d, who, w->epfd, evs, 8, w->udp_pending ? 0 : -1);
+		n = dev_epoll_wait(d, who, w->epfd, evs, 8,
+				   worker_wake_rested(w, w->udp_pending ? 0 : -1));
 		if (n < 0)
 			break;
 		if (atomic_load(&d->stopping))

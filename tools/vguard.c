@@ -77,6 +77,12 @@ static void log_tun(void *ctx, const char *msg)
 	logf_at(LOG_VERBOSE, "%s", msg);
 }
 
+static void log_tun_fault(void *ctx, const char *msg)
+{
+	(void)ctx;
+	logf_at(LOG_ERROR, "%s", msg);
+}
+
 __attribute__((format(printf, 1, 0)))
 static void vstderr_line(const char *fmt, va_list ap)
 {
@@ -234,6 +240,7 @@ static void tun_opts(struct tun_options *t, const struct options *o, unsigned in
 	t->no_tcp_gro |= o->no_tcp_gro;
 	t->no_udp_gro |= o->no_udp_gro;
 	t->log = log_tun;
+	t->log_fault = log_tun_fault;
 }
 
 /* WG_TUN_FD / WG_UAPI_FD: a decimal fd, or -1 when unset. */

@@ -57,6 +57,8 @@ struct tun_options {
 	bool no_gro_probe;	/* skip the start-up coalesced-write probe */
 	/* One-line notices (an offload turned off, and why); NULL: stderr. */
 	void (*log)(void *ctx, const char *msg);
+	/* Faults (a read or write refused, logged once each); NULL: log. */
+	void (*log_fault)(void *ctx, const char *msg);
 	void *log_ctx;
 };
 
@@ -170,6 +172,7 @@ struct tun_counters {
 	uint64_t write_errors;	/* packets the kernel refused (counted, not retried) */
 	uint64_t rejected;	/* coalesced writes refused with EINVAL, resent split */
 	uint64_t eagain;	/* writes that had to wait for writability */
+	uint64_t read_errors;	/* reads that failed (not EAGAIN) */
 } __attribute__((aligned(8)));	/* updated with __atomic: i386 aligns uint64_t to 4 */
 
 enum tun_event_type {

@@ -103,6 +103,7 @@ struct tun *tun_core_alloc(const struct tun_ops *ops, unsigned int nqueues,
 	t->nqueues = nqueues;
 	t->event_fd = -1;
 	t->log = o->log;
+	t->log_fault = o->log_fault ? o->log_fault : o->log;
 	t->log_ctx = o->log_ctx;
 	for (i = 0; i < nqueues; i++) {
 		struct tun_queue *q = &t->q[i];
@@ -134,11 +135,65 @@ void tun_core_free(struct tun *t)
 	free(t);
 }
 
+/* Read and write failures, each logged once per device. */
+enum {
+	TUN_LOG_READ = 1 << 0,
+	TUN_LOG_WRITE_EIO = 1 << 1,
+	TUN_LOG_WRITE_EINVAL = 1 << 2,
+	TUN_LOG_WRITE_OTHER = 1 << 3,
+};
+
+static void log_once(struct tun *t, unsigned int event, const char *what, int err)
+{
+	char msg[256];
+
+	if (__atomic_fetch_or(&t->err_logged, event, __ATOMIC_RELAXED) & event)
+		return;
+	snprintf(msg, sizeof(msg), "%s: %s (counted; logged once)", what, strerror(-err));
+	if (t->log_fault)
+		t->log_fault(t->log_ctx, msg);
+	else
+		fprintf(stderr, "vguard: %s: %s\n", t->name, msg);
+}
+
+static void write_failed(struct tun *t, int err)
+{
+	unsigned int ev = err == -EIO ? TUN_LOG_WRITE_EIO :
+			  err == -EINVAL ? TUN_LOG_WRITE_EINVAL : TUN_LOG_WRITE_OTHER;
+
+	log_once(t, ev, "write refused, packets dropped", err);
+}
+
+/* How many of the caller's packets a frame carries: a merged one, its
+ * segments. */
+static unsigned int frame_packets(const uint8_t *frame, size_t len)
+{
+	struct vnet_hdr h;
+
+	if (frame[1] == VIRTIO_NET_HDR_GSO_NONE)
+		return 1;
+	vnet_hdr_decode(&h, frame);
+	if (!h.gso_size || len <= (size_t)VNET_HDR_LEN + h.hdr_len)
+		return 1;
+	return (unsigned int)((len - VNET_HDR_LEN - h.hdr_len + h.gso_size - 1) / h.gso_size);
+}
+
 static int mark_gone(struct tun *t, int err)
 {
 	if (err == -EBADFD)
 		__atomic_store_n(&t->gone, true, __ATOMIC_RELAXED);
 	return err;
+}
+
+/* EAGAIN is an empty queue and EBADFD a deleted interface (an event, not
+ * a fault); anything else is counted and logged once. */
+static int read_failed(struct tun *t, struct tun_queue *q, int err)
+{
+	if (err != -EAGAIN && err != -EINTR && err != -EBADFD) {
+		TUN_CNT_ADD(q, read_errors, 1);
+		log_once(t, TUN_LOG_READ, "read", err);
+	}
+	return mark_gone(t, err);
 }
 
 static void count_gso(struct tun_queue *q, const uint8_t *frame, size_t len,
@@ -182,7 +237,7 @@ int tun_read(struct tun *t, unsigned int qi, uint8_t *const *bufs,
 	if (!t->vnet_hdr) {
 		n = read(q->fd, bufs[0] + headroom, TUN_MAX_PACKET);
 		if (n < 0)
-			return mark_gone(t, -errno);
+			return read_failed(t, q, -errno);
 		if (n == 0)	/* a TUN never reads 0: the other end is gone */
 			return mark_gone(t, -EBADFD);
 		TUN_CNT_ADD(q, reads, 1);
@@ -193,7 +248,7 @@ int tun_read(struct tun *t, unsigned int qi, uint8_t *const *bufs,
 	}
 	n = read(q->fd, q->scratch, VNET_HDR_LEN + TUN_MAX_PACKET);
 	if (n < 0)
-		return mark_gone(t, -errno);
+		return read_failed(t, q, -errno);
 	if (n == 0)
 		return mark_gone(t, -EBADFD);
 	TUN_CNT_ADD(q, reads, 1);
@@ -261,13 +316,13 @@ static int xmit_split(struct tun *t, unsigned int qi, const uint8_t *frame,
 	mem = malloc(nseg * cap);
 	if (!bufs || !sizes || !mem) {
 		ret = -ENOMEM;
-		goto out;
+		goto fail;
 	}
 	for (i = 0; i < nseg; i++)
 		bufs[i] = mem + i * cap;
 	ret = offload_split(frame, len, bufs, sizes, nseg, VNET_HDR_LEN, cap);
 	if (ret < 0)
-		goto out;
+		goto fail;
 	for (i = 0; i < (size_t)ret; i++) {
 		int r;
 
@@ -275,6 +330,7 @@ static int xmit_split(struct tun *t, unsigned int qi, const uint8_t *frame,
 		r = xmit_wait(t, qi, bufs[i], sizes[i] + VNET_HDR_LEN);
 		if (r < 0) {
 			TUN_CNT_ADD(&t->q[qi], write_errors, 1);
+			write_failed(t, r);
 			if (!err)
 				err = r;
 			continue;
@@ -282,6 +338,11 @@ static int xmit_split(struct tun *t, unsigned int qi, const uint8_t *frame,
 		TUN_CNT_ADD(&t->q[qi], writes, 1);
 	}
 	ret = err;
+	goto out;
+fail:
+	/* Nothing of the frame was written. */
+	TUN_CNT_ADD(&t->q[qi], write_errors, frame_packets(frame, len));
+	write_failed(t, ret);
 out:
 	free(bufs);
 	free(sizes);
@@ -308,6 +369,7 @@ static int write_plain(struct tun *t, unsigned int qi, uint8_t *const *bufs,
 		}
 		r = xmit_wait(t, qi, p, len);
 		if (r < 0) {
+			write_failed(t, r);
 			if (!err)
 				err = r;
 			continue;
@@ -373,7 +435,8 @@ int tun_write(struct tun *t, unsigned int qi, uint8_t *const *bufs,
 			continue;
 		}
 		if (r < 0) {
-			errors++;
+			errors += frame_packets(frame, len);
+			write_failed(t, r);
 			if (!err)
 				err = r;
 			continue;
@@ -608,6 +671,7 @@ static void add_counters(struct tun_counters *d, const struct tun_counters *s)
 	d->write_errors += LOAD(write_errors);
 	d->rejected += LOAD(rejected);
 	d->eagain += LOAD(eagain);
+	d->read_errors += LOAD(read_errors);
 }
 #undef LOAD
 

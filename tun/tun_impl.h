@@ -63,12 +63,14 @@ struct tun {
 	enum tun_offload_reason reason[TUN_FEAT_COUNT];	/* atomic for the GRO ones */
 	unsigned int gro_flags;		/* GRO_TCP | GRO_UDP; atomic */
 	unsigned int gro_logged;	/* atomic */
+	unsigned int err_logged;	/* TUN_LOG_* already said; atomic */
 	bool gone;			/* atomic: a queue saw EBADFD */
 	bool local_source_ok;		/* tun_local_source_ok(); set at open */
 	/* link state, control thread only */
 	bool seen_up, is_up, closed;
 	unsigned int last_mtu;
 	void (*log)(void *ctx, const char *msg);
+	void (*log_fault)(void *ctx, const char *msg);
 	void *log_ctx;
 	void *priv;
 	struct tun_queue q[];		/* nqueues of them */

@@ -1,0 +1,311 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Whole devices (in-memory TUNs, real UDP sockets on loopback, no root)
+ * with faults injected at the system calls underneath them (-Wl,--wrap,
+ * device/dataplane.am): each fault is counted in stats=1, logged once,
+ * costs no more than a trickle of CPU while it lasts, and the tunnel
+ * carries traffic again once it is over, without a restart.
+ */
+#include "config.h"
+
+#include <pthread.h>
+#include <stdint.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+
+#include "device_testutil.h"
+
+/* ---- the seams ---- */
+
+struct fault {
+	int fd, err, times;	/* times < 0: for ever */
+	unsigned int injected;
+};
+static struct fault f_read, f_send;
+
+static bool hit(struct fault *f, int fd)
+{
+	if (fd < 0 || __atomic_load_n(&f->fd, __ATOMIC_ACQUIRE) != fd ||
+	    !__atomic_load_n(&f->times, __ATOMIC_RELAXED))
+		return false;
+	if (f->times > 0)
+		__atomic_fetch_sub(&f->times, 1, __ATOMIC_RELAXED);
+	__atomic_fetch_add(&f->injected, 1, __ATOMIC_RELAXED);
+	errno = f->err;
+	return true;
+}
+
+static void arm(struct fault *f, int fd, int err, int times)
+{
+	f->err = err;
+	f->injected = 0;
+	__atomic_store_n(&f->times, times, __ATOMIC_RELAXED);
+	__atomic_store_n(&f->fd, fd, __ATOMIC_RELEASE);
+}
+
+static void disarm(struct fault *f)
+{
+	__atomic_store_n(&f->times, 0, __ATOMIC_RELAXED);
+	__atomic_store_n(&f->fd, -1, __ATOMIC_RELEASE);
+}
+
+ssize_t __real_read(int fd, void *buf, size_t n);
+ssize_t __real_send(int fd, const void *buf, size_t n, int flags);
+ssize_t __wrap_read(int fd, void *buf, size_t n);
+ssize_t __wrap_send(int fd, const void *buf, size_t n, int flags);
+
+ssize_t __wrap_read(int fd, void *buf, size_t n)
+{
+	return hit(&f_read, fd) ? -1 : __real_read(fd, buf, n);
+}
+
+ssize_t __wrap_send(int fd, const void *buf, size_t n, int flags)
+{
+	return hit(&f_send, fd) ? -1 : __real_send(fd, buf, n, flags);
+}
+
+/* ---- logs ---- */
+
+static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
+static char log_text[16384];
+
+static void add_log(const char *msg)
+{
+	pthread_mutex_lock(&log_lock);
+	if (strlen(log_text) + strlen(msg) + 2 < sizeof(log_text)) {
+		strcat(log_text, msg);
+		strcat(log_text, "\n");
+	}
+	pthread_mutex_unlock(&log_lock);
+}
+
+static void dev_log_hook(void *ctx, int level, const char *msg)
+{
+	(void)ctx;
+	(void)level;
+	add_log(msg);
+}
+
+static void tun_log_hook(void *ctx, const char *msg)
+{
+	(void)ctx;
+	add_log(msg);
+}
+
+/* Log lines containing what. */
+static unsigned int logged(const char *what)
+{
+	unsigned int n = 0;
+	const char *p;
+
+	pthread_mutex_lock(&log_lock);
+	for (p = log_text; (p = strstr(p, what)); p += strlen(what))
+		n++;
+	pthread_mutex_unlock(&log_lock);
+	return n;
+}
+
+/* ---- two devices over loopback ---- */
+
+static void open_side(struct side *s, const char *name)
+{
+	struct tun_mem_options mo;
+	struct device_options o;
+	struct tun_event up = { .type = TUN_EVENT_UP };
+
+	memset(&mo, 0, sizeof(mo));
+	tun_options_init(&mo.tun);
+	mo.tun.log = tun_log_hook;
+	mo.tun.no_tcp_gro = true;
+	mo.tun.no_udp_gro = true;
+	ck_assert_int_eq(tun_mem_open(&s->tun, name, &mo), 0);
+	device_options_init(&o);
+	o.queues = 1;
+	o.log = dev_log_hook;
+	o.clock = test_clock;
+	o.no_udp_gso = true;
+	o.no_udp_gro_rx = true;
+	ck_assert_int_eq(device_new(&s->dev, s->tun, &o), 0);
+	ck_assert_int_eq(device_start(s->dev), 0);
+	ck_assert_int_eq(tun_mem_push_event(s->tun, &up), 0);
+	for (int i = 0; i < 2000 && !device_port(s->dev); i++)
+		usleep(1000);
+	ck_assert_uint_ne(device_port(s->dev), 0);
+	crypto_box_keypair(s->pub, s->priv);
+	s->priv[0] &= 248;
+	s->priv[31] = (s->priv[31] & 127) | 64;
+	crypto_scalarmult_base(s->pub, s->priv);
+}
+
+static void faults_setup(void)
+{
+	log_text[0] = 0;
+	disarm(&f_read);
+	disarm(&f_send);
+	net = NULL;	/* real sockets */
+	open_side(&A, "vfa");
+	open_side(&B, "vfb");
+	configure(&A, &B, device_port(A.dev), device_port(B.dev), 2);
+	configure(&B, &A, device_port(B.dev), device_port(A.dev), 1);
+}
+
+static void faults_teardown(void)
+{
+	disarm(&f_read);
+	disarm(&f_send);
+	device_free(A.dev);
+	device_free(B.dev);
+}
+
+/* A 200-byte UDP packet from A's side (192.0.2.1) to B's (192.0.2.2), or
+ * the other way. */
+static size_t ping_pkt(uint8_t *pkt, bool a_to_b, size_t payload)
+{
+	struct pkt_spec sp = pkt_default(false, PKT_UDP, payload, 1000);
+
+	sp.src = a_to_b ? 1 : 2;
+	sp.dst = a_to_b ? 2 : 1;
+	sp.ttl = 64;
+	return pkt_build(pkt, &sp);
+}
+
+/* Sends one packet and waits up to ms for it on the far side. */
+static bool through(struct side *from, struct side *to, size_t payload, unsigned int ms)
+{
+	static uint8_t pkt[2048], got[70000];
+	size_t len = ping_pkt(pkt, from == &A, payload);
+	unsigned int i;
+	ssize_t n;
+
+	inject(from, NULL, pkt, len);
+	for (i = 0; i < ms; i++) {
+		n = tun_mem_take(to->tun, 0, got, sizeof(got));
+		if (n == (ssize_t)(VNET_HDR_LEN + len) && !memcmp(got + VNET_HDR_LEN, pkt, len))
+			return true;
+		if (n < 0)
+			usleep(1000);
+	}
+	return false;
+}
+
+/* Retries for a while: the first packets may wait for a handshake. */
+static bool flows(struct side *from, struct side *to, unsigned int seconds)
+{
+	for (unsigned int i = 0; i < seconds * 4; i++)
+		if (through(from, to, 200, 250))
+			return true;
+	return false;
+}
+
+static uint64_t stat(struct side *s, const char *key)
+{
+	char *r = uapi_call(s->dev, "stats=1\n\n");
+	uint64_t v = stat_of(r, key);
+
+	free(r);
+	return v;
+}
+
+static double cpu_seconds(void)
+{
+	struct rusage ru;
+
+	getrusage(RUSAGE_SELF, &ru);
+	return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+	       (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+}
+
+/* The whole process's CPU over one second of wall time. */
+static double cpu_over_a_second(void)
+{
+	double c = cpu_seconds();
+
+	usleep(1000000);
+	return cpu_seconds() - c;
+}
+
+/* ---- TUN ---- */
+
+static void tun_write_fault(int err)
+{
+	unsigned int i;
+
+	ck_assert(flows(&A, &B, 8));
+	arm(&f_send, tun_queue_fd(B.tun, 0), err, -1);
+	for (i = 0; i < 20; i++)
+		ck_assert(!through(&A, &B, 200, 20));
+	ck_assert_uint_eq(stat(&B, "tun_write_errors"), 20);
+	ck_assert_uint_eq(logged("write refused"), 1);
+	/* No spinning while it lasts (the link is down for the kernel). */
+	ck_assert_double_lt(cpu_over_a_second(), 0.1);
+	disarm(&f_send);
+	ck_assert(through(&A, &B, 200, 2000));
+	ck_assert_uint_eq(stat(&B, "tun_write_errors"), 20);
+}
+
+START_TEST(tun_write_eio)
+{
+	tun_write_fault(EIO);
+}
+END_TEST
+
+START_TEST(tun_write_einval)
+{
+	tun_write_fault(EINVAL);
+}
+END_TEST
+
+/* A read error used to take the queue out of the worker's epoll for good:
+ * nothing from that queue was ever read again. */
+START_TEST(tun_read_eio)
+{
+	ck_assert(flows(&A, &B, 8));
+	arm(&f_read, tun_queue_fd(A.tun, 0), EIO, 3);
+	ck_assert(through(&A, &B, 200, 3000));
+	ck_assert_uint_eq(f_read.injected, 3);
+	ck_assert_uint_eq(stat(&A, "tun_read_errors"), 3);
+	ck_assert_uint_eq(logged("read: "), 1);
+}
+END_TEST
+
+/* One that lasts: a trickle of retries, not a spinning core. */
+START_TEST(tun_read_persistent)
+{
+	static uint8_t pkt[2048];
+	uint64_t errs;
+
+	ck_assert(flows(&A, &B, 8));
+	arm(&f_read, tun_queue_fd(A.tun, 0), ENOMEM, -1);
+	inject(&A, NULL, pkt, ping_pkt(pkt, true, 200));
+	ck_assert_double_lt(cpu_over_a_second(), 0.1);
+	errs = stat(&A, "tun_read_errors");
+	ck_assert_uint_gt(errs, 5);
+	ck_assert_uint_lt(errs, 1000);
+	ck_assert_uint_eq(logged("read: "), 1);
+	disarm(&f_read);
+	ck_assert(flows(&A, &B, 2));
+}
+END_TEST
+
+static Suite *suite(void)
+{
+	Suite *s = suite_create("device_faults");
+	TCase *t = tcase_create("tun");
+
+	tcase_add_checked_fixture(t, faults_setup, faults_teardown);
+	tcase_set_timeout(t, 60);
+	tcase_add_test(t, tun_write_eio);
+	tcase_add_test(t, tun_write_einval);
+	tcase_add_test(t, tun_read_eio);
+	tcase_add_test(t, tun_read_persistent);
+	suite_add_tcase(s, t);
+	return s;
+}
+
+int main(void)
+{
+	if (sodium_init() < 0)
+		return 1;
+	return vg_test_run(suite(), true);
+}
