@@ -24,19 +24,21 @@ void vg_bind_init(struct vg_bind *b, const struct vg_bind_ops *ops,
 	b->cfg = *cfg;
 	if (!b->cfg.log)
 		b->cfg.log = log_stderr;
+	if (!b->cfg.log_fault)
+		b->cfg.log_fault = b->cfg.log;
 	if (!b->cfg.sockbuf)
 		b->cfg.sockbuf = VG_BIND_SOCKBUF;
 	for (i = 0; i < 4; i++)
 		b->reason[i] = VG_BIND_REASON_NO_SOCKET;
 }
 
-static void vlog(struct vg_bind *b, const char *fmt, va_list ap)
+static void vlog(struct vg_bind *b, vg_bind_log_fn fn, const char *fmt, va_list ap)
 {
 	char msg[256];
 	int len = snprintf(msg, sizeof(msg), "udp queue %u: ", b->cfg.queue);
 
 	vsnprintf(msg + len, sizeof(msg) - (size_t)len, fmt, ap);
-	b->cfg.log(b->cfg.log_arg, msg);
+	fn(b->cfg.log_arg, msg);
 }
 
 void vg_bind_log(struct vg_bind *b, const char *fmt, ...)
@@ -44,7 +46,7 @@ void vg_bind_log(struct vg_bind *b, const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	vlog(b, fmt, ap);
+	vlog(b, b->cfg.log, fmt, ap);
 	va_end(ap);
 }
 
@@ -56,7 +58,7 @@ void vg_bind_log_once(struct vg_bind *b, unsigned int event, const char *fmt, ..
 		return;
 	b->logged |= event;
 	va_start(ap, fmt);
-	vlog(b, fmt, ap);
+	vlog(b, event & VG_LOG_FAULTS ? b->cfg.log_fault : b->cfg.log, fmt, ap);
 	va_end(ap);
 }
 

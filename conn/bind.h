@@ -70,6 +70,8 @@ struct vg_bind_config {
 	bool no_ipv4;		/* do not open the IPv4 socket */
 	bool no_ipv6;		/* do not open the IPv6 socket */
 	vg_bind_log_fn log;	/* NULL: stderr */
+	/* Faults (a send or receive refused, a socket lost); NULL: log. */
+	vg_bind_log_fn log_fault;
 	void *log_arg;
 };
 

@@ -41,6 +41,9 @@ enum {
 	VG_LOG_LOST = 1 << 11,
 	VG_LOG_TXSTALL = 1 << 12,
 };
+/* The events that are faults rather than fallbacks (cfg.log_fault); a lost
+ * socket is the caller's to report, with what it does about it. */
+#define VG_LOG_FAULTS (VG_LOG_UNREACH | VG_LOG_TXERR | VG_LOG_RXERR | VG_LOG_TXSTALL)
 
 struct vg_bind {
 	const struct vg_bind_ops *ops;

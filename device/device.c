@@ -90,6 +90,11 @@ static void bind_log(void *arg, const char *msg)
 	dev_log(arg, DEVICE_LOG_VERBOSE, "udp: %s", msg);
 }
 
+static void bind_log_fault(void *arg, const char *msg)
+{
+	dev_log(arg, DEVICE_LOG_ERROR, "udp: %s", msg);
+}
+
 static void bind_config(struct device *d, struct vg_bind_config *c, uint16_t port,
 			uint32_t mark)
 {
@@ -100,6 +105,7 @@ static void bind_config(struct device *d, struct vg_bind_config *c, uint16_t por
 	c->no_gso = d->opts.no_udp_gso;
 	c->no_gro = d->opts.no_udp_gro_rx;
 	c->log = bind_log;
+	c->log_fault = bind_log_fault;
 	c->log_arg = d;
 }
 

@@ -116,6 +116,7 @@ struct worker {
 	/* Reads that keep failing: that fd rests a while (worker.c). */
 	uint64_t rest_until[3];		/* TUN, IPv4, IPv6; ns, 0: not resting */
 	int rest_fd[3];
+	unsigned int udp_empty[2];	/* readable yet nothing read, in a row */
 
 	/* TUN → UDP */
 	uint8_t *tx_mem;

@@ -175,6 +175,8 @@ static void fill_device_stats(struct device *d, struct uapi_device_stats *s)
 	s->udp_gso_datagrams = bs.tx_gso_datagrams;
 	s->udp_gro_rx_messages = bs.rx_gro_batches;
 	s->udp_gro_rx_datagrams = bs.rx_gro_datagrams;
+	s->udp_send_errors = bs.tx_errors + bs.tx_unreachable;
+	s->udp_recv_errors = bs.rx_errors;
 
 	tun_get_offload(d->tun, &os);
 	s->tso = tun_state(&os, TUN_FEAT_TSO);

@@ -23,8 +23,10 @@ enum { EV_TUN, EV_BIND4, EV_BIND6, EV_MBOX, EV_WAKE };
 /* How many batches one fd may take before the others get a turn. */
 #define WORKER_BUDGET 8
 /* A read that keeps failing is tried again this much later (ns), not
- * spun on. */
+ * spun on; a socket that polls readable this many times in a row without
+ * anything to read is failing too (its errors are counted by the bind). */
 #define REST_NS (10 * 1000 * 1000)
+#define EMPTY_WAKEUPS 16
 
 unsigned int dev_worker_for(struct device *d, const struct dev_peer *p)
 {
@@ -163,6 +165,7 @@ void dev_epoll_add(int epfd, int fd, uint64_t tag, uint32_t events)
 static void worker_rebind(struct worker *w, unsigned int gen)
 {
 	w->rest_until[1] = w->rest_until[2] = 0;
+	w->udp_empty[0] = w->udp_empty[1] = 0;
 	if (w->bind) {
 		dev_epoll_add(w->epfd, vg_bind_fd(w->bind, AF_INET), EV_BIND4, EPOLLIN);
 		dev_epoll_add(w->epfd, vg_bind_fd(w->bind, AF_INET6), EV_BIND6, EPOLLIN);
@@ -271,12 +274,21 @@ static void worker_tun(struct worker *w, uint64_t now)
 static void worker_udp(struct worker *w, int family, uint64_t now)
 {
 	unsigned int bit = family == AF_INET ? 1 : 2;
-	int i;
+	int i, r;
 
 	w->udp_pending &= ~bit;
-	for (i = 0; i < WORKER_BUDGET; i++)
-		if (dev_recv_batch(w, family, now) <= 0)
-			return;
+	for (i = 0; i < WORKER_BUDGET; i++) {
+		r = dev_recv_batch(w, family, now);
+		if (r > 0) {
+			w->udp_empty[bit - 1] = 0;
+			continue;
+		}
+		if (!i && w->bind && ++w->udp_empty[bit - 1] >= EMPTY_WAKEUPS) {
+			w->udp_empty[bit - 1] = 0;
+			worker_rest(w, bit, vg_bind_fd(w->bind, family));
+		}
+		return;
+	}
 	if (w->bind && vg_bind_pending(w->bind, family))
 		w->udp_pending |= bit;
 }

@@ -8,6 +8,7 @@
  */
 #include "config.h"
 
+#include <dirent.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <sys/resource.h>
@@ -22,7 +23,7 @@ struct fault {
 	int fd, err, times;	/* times < 0: for ever */
 	unsigned int injected;
 };
-static struct fault f_read, f_send;
+static struct fault f_read, f_send, f_sendmmsg, f_recvmmsg;
 
 static bool hit(struct fault *f, int fd)
 {
@@ -52,8 +53,12 @@ static void disarm(struct fault *f)
 
 ssize_t __real_read(int fd, void *buf, size_t n);
 ssize_t __real_send(int fd, const void *buf, size_t n, int flags);
+int __real_sendmmsg(int fd, struct mmsghdr *m, unsigned int n, int flags);
+int __real_recvmmsg(int fd, struct mmsghdr *m, unsigned int n, int flags, struct timespec *t);
 ssize_t __wrap_read(int fd, void *buf, size_t n);
 ssize_t __wrap_send(int fd, const void *buf, size_t n, int flags);
+int __wrap_sendmmsg(int fd, struct mmsghdr *m, unsigned int n, int flags);
+int __wrap_recvmmsg(int fd, struct mmsghdr *m, unsigned int n, int flags, struct timespec *t);
 
 ssize_t __wrap_read(int fd, void *buf, size_t n)
 {
@@ -63,6 +68,16 @@ ssize_t __wrap_read(int fd, void *buf, size_t n)
 ssize_t __wrap_send(int fd, const void *buf, size_t n, int flags)
 {
 	return hit(&f_send, fd) ? -1 : __real_send(fd, buf, n, flags);
+}
+
+int __wrap_sendmmsg(int fd, struct mmsghdr *m, unsigned int n, int flags)
+{
+	return hit(&f_sendmmsg, fd) ? -1 : __real_sendmmsg(fd, m, n, flags);
+}
+
+int __wrap_recvmmsg(int fd, struct mmsghdr *m, unsigned int n, int flags, struct timespec *t)
+{
+	return hit(&f_recvmmsg, fd) ? -1 : __real_recvmmsg(fd, m, n, flags, t);
 }
 
 /* ---- logs ---- */
@@ -143,6 +158,8 @@ static void faults_setup(void)
 	log_text[0] = 0;
 	disarm(&f_read);
 	disarm(&f_send);
+	disarm(&f_sendmmsg);
+	disarm(&f_recvmmsg);
 	net = NULL;	/* real sockets */
 	open_side(&A, "vfa");
 	open_side(&B, "vfb");
@@ -154,6 +171,8 @@ static void faults_teardown(void)
 {
 	disarm(&f_read);
 	disarm(&f_send);
+	disarm(&f_sendmmsg);
+	disarm(&f_recvmmsg);
 	device_free(A.dev);
 	device_free(B.dev);
 }
@@ -205,6 +224,32 @@ static uint64_t stat(struct side *s, const char *key)
 
 	free(r);
 	return v;
+}
+
+/* The device's UDP socket of family fam, found as anyone could: by port. */
+static int udp_fd(struct side *s, int fam)
+{
+	uint16_t port = device_port(s->dev);
+	DIR *dir = opendir("/proc/self/fd");
+	struct dirent *de;
+	int found = -1;
+
+	ck_assert_ptr_nonnull(dir);
+	while ((de = readdir(dir))) {
+		union vg_sockaddr a;
+		socklen_t len = sizeof(a);
+		int fd = atoi(de->d_name);
+
+		if (de->d_name[0] < '0' || de->d_name[0] > '9' || fd == dirfd(dir))
+			continue;
+		if (getsockname(fd, &a.sa, &len) || a.sa.sa_family != fam)
+			continue;
+		if (ntohs(fam == AF_INET ? a.in4.sin_port : a.in6.sin6_port) == port)
+			found = fd;
+	}
+	closedir(dir);
+	ck_assert_int_ge(found, 0);
+	return found;
 }
 
 static double cpu_seconds(void)
@@ -288,18 +333,65 @@ START_TEST(tun_read_persistent)
 }
 END_TEST
 
+/* ---- UDP ---- */
+
+START_TEST(udp_send_errors)
+{
+	ck_assert(flows(&A, &B, 8));
+	arm(&f_sendmmsg, udp_fd(&A, AF_INET), EIO, 1);
+	ck_assert(!through(&A, &B, 200, 200));
+	ck_assert_uint_eq(stat(&A, "udp_send_errors"), 1);
+	arm(&f_sendmmsg, udp_fd(&A, AF_INET), ENOBUFS, 1);
+	ck_assert(through(&A, &B, 200, 2000));
+	ck_assert_uint_eq(stat(&A, "udp_send_errors"), 1);
+	ck_assert_uint_eq(logged("send: "), 1);
+}
+END_TEST
+
+/* A receive error that lasts while datagrams wait: no spinning, and they
+ * are read once it is over. */
+START_TEST(udp_recv_persistent)
+{
+	static uint8_t pkt[2048], got[4096];
+	size_t len = ping_pkt(pkt, true, 200);
+	unsigned int i;
+	ssize_t n = -1;
+
+	ck_assert(flows(&A, &B, 8));
+	arm(&f_recvmmsg, udp_fd(&B, AF_INET), ENOMEM, -1);
+	inject(&A, NULL, pkt, len);
+	ck_assert_double_lt(cpu_over_a_second(), 0.1);
+	ck_assert_uint_gt(stat(&B, "udp_recv_errors"), 0);
+	ck_assert_uint_lt(stat(&B, "udp_recv_errors"), 5000);
+	ck_assert_uint_eq(logged("receive error"), 1);
+	disarm(&f_recvmmsg);
+	for (i = 0; i < 2000 && n < 0; i++) {
+		n = tun_mem_take(B.tun, 0, got, sizeof(got));
+		if (n < 0)
+			usleep(1000);
+	}
+	ck_assert_int_eq(n, (ssize_t)(VNET_HDR_LEN + len));
+	ck_assert(flows(&B, &A, 2));
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("device_faults");
-	TCase *t = tcase_create("tun");
+	TCase *t = tcase_create("tun"), *u = tcase_create("udp");
 
 	tcase_add_checked_fixture(t, faults_setup, faults_teardown);
+	tcase_add_checked_fixture(u, faults_setup, faults_teardown);
 	tcase_set_timeout(t, 60);
+	tcase_set_timeout(u, 60);
 	tcase_add_test(t, tun_write_eio);
 	tcase_add_test(t, tun_write_einval);
 	tcase_add_test(t, tun_read_eio);
 	tcase_add_test(t, tun_read_persistent);
+	tcase_add_test(u, udp_send_errors);
+	tcase_add_test(u, udp_recv_persistent);
 	suite_add_tcase(s, t);
+	suite_add_tcase(s, u);
 	return s;
 }
 
