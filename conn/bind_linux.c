@@ -336,7 +336,7 @@ static void forget(struct linux_bind *lb, int i, int err)
 void vg_bind_linux_lost(struct linux_bind *lb, int i, int err)
 {
 	forget(lb, i, err);
-	vg_bind_log_once(&lb->b, VG_LOG_LOST, "%s socket lost underneath (%s): reopening",
+	vg_bind_log_once(&lb->b, VG_LOG_LOST, "%s socket lost underneath (%s): forgotten",
 			 fam_name(i), strerror(err));
 }
 

@@ -91,6 +91,7 @@ static void ctl_timers(struct device *d)
 	pthread_mutex_lock(&d->cfg_mutex);
 	/* What a set or a link change retired, once the readers moved on. */
 	epoch_reclaim(&d->epoch);
+	dev_binds_check(d, now);
 	if (d->binds_retry && d->link_up)
 		dev_link_up(d);
 	/* As in wireguard-go, peers run only while the device is up: no

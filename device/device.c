@@ -231,6 +231,36 @@ void dev_link_down(struct device *d)
 	dev_log(d, DEVICE_LOG_VERBOSE, "link down: UDP sockets closed");
 }
 
+/*
+ * cfg_mutex held (the control thread, each tick).  A socket closed or
+ * replaced underneath (vg_bind_check()) takes its whole set down: the set
+ * is retired and a new one opened on the same port, as at link up (which
+ * retries while the old sockets still hold the port).  The kernel is asked
+ * once a second; in between, what the workers' sends and receives met is
+ * enough.
+ */
+void dev_binds_check(struct device *d, uint64_t now)
+{
+	struct dev_binds *nb = atomic_load(&d->binds);
+	bool probe = now - d->binds_probed_at >= WG_NSEC_PER_SEC;
+	unsigned int i;
+	int ret = 0;
+
+	if (!nb || !d->link_up)
+		return;
+	if (probe)
+		d->binds_probed_at = now;
+	for (i = 0; i < nb->n && !ret; i++)
+		ret = vg_bind_check(nb->b[i], probe);
+	if (!ret)
+		return;
+	cnt_add(&d->ctl_cnt.d[DC_udp_socket_reopens], 1);
+	dev_log(d, DEVICE_LOG_ERROR, "UDP socket of queue %u lost underneath (%s): "
+		"reopening port %u", i - 1, strerror(-ret), nb->port);
+	dev_binds_publish(d, NULL);
+	dev_link_up(d);
+}
+
 void dev_clear_all_src(struct device *d)
 {
 	struct wg_peer *p;

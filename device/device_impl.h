@@ -180,6 +180,7 @@ struct device {
 	atomic_uint bind_gen;
 	bool link_up;
 	bool binds_retry;	/* up, but our own closing sockets held the port */
+	uint64_t binds_probed_at;	/* control thread: last vg_bind_check() probe */
 	atomic_uint mtu;
 	atomic_bool loop_logged;
 	_Atomic(struct dev_addrs *) addrs;	/* the host's addresses (addrs.c) */
@@ -221,6 +222,8 @@ void dev_binds_publish(struct device *d, struct dev_binds *nb);
 int dev_link_up(struct device *d);
 void dev_link_down(struct device *d);
 void dev_clear_all_src(struct device *d);
+/* Reopens the sockets when one was lost underneath; cfg_mutex held. */
+void dev_binds_check(struct device *d, uint64_t now);
 
 #define TX_HEAD 64	/* head room in front of a TUN read: the data header */
 #define RX_HEAD 48	/* where a datagram lands; its plaintext is at 64 */

@@ -9,6 +9,7 @@
 #include "config.h"
 
 #include <dirent.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <sys/resource.h>
@@ -375,6 +376,46 @@ START_TEST(udp_recv_persistent)
 }
 END_TEST
 
+/* The socket closed underneath the worker: the device reopens its sockets
+ * on the same port and carries on. */
+START_TEST(udp_socket_closed)
+{
+	uint16_t port = device_port(A.dev);
+
+	ck_assert(flows(&A, &B, 8));
+	close(udp_fd(&A, AF_INET));
+	ck_assert(flows(&A, &B, 3));
+	ck_assert(flows(&B, &A, 3));
+	ck_assert_uint_eq(device_port(A.dev), port);
+	ck_assert_uint_eq(stat(&A, "udp_socket_reopens"), 1);
+	ck_assert_uint_eq(logged("lost underneath"), 1);
+}
+END_TEST
+
+/* Replaced by another socket: sends "work", receives never come; the
+ * probe finds out. */
+START_TEST(udp_socket_replaced)
+{
+	uint16_t port = device_port(A.dev);
+	int fd = udp_fd(&A, AF_INET), other = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+	ck_assert(flows(&A, &B, 8));
+	ck_assert_int_ge(other, 0);
+	ck_assert_int_eq(dup2(other, fd), fd);
+	for (int i = 0; i < 3000 && !stat(&A, "udp_socket_reopens"); i++)
+		usleep(1000);
+	ck_assert_uint_eq(stat(&A, "udp_socket_reopens"), 1);
+	/* A's packets leave from its port again, and B's reach it there. */
+	ck_assert(flows(&A, &B, 2));
+	ck_assert(flows(&B, &A, 2));
+	ck_assert_uint_eq(device_port(A.dev), port);
+	/* The number is someone else's: the device left it alone. */
+	ck_assert_int_ne(fcntl(fd, F_GETFD), -1);
+	close(fd);
+	close(other);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("device_faults");
@@ -390,6 +431,8 @@ static Suite *suite(void)
 	tcase_add_test(t, tun_read_persistent);
 	tcase_add_test(u, udp_send_errors);
 	tcase_add_test(u, udp_recv_persistent);
+	tcase_add_test(u, udp_socket_closed);
+	tcase_add_test(u, udp_socket_replaced);
 	suite_add_tcase(s, t);
 	suite_add_tcase(s, u);
 	return s;
