@@ -28,20 +28,37 @@ uint64_t dev_now(struct device *d)
 	return (uint64_t)ts.tv_sec * WG_NSEC_PER_SEC + (uint64_t)ts.tv_nsec;
 }
 
-void dev_log(struct device *d, int level, const char *fmt, ...)
+static void vlog(struct device *d, int level, const char *fmt, va_list ap)
 {
 	char buf[512];
-	va_list ap;
 
 	if (level > d->opts.log_level)
 		return;
-	va_start(ap, fmt);
 	vsnprintf(buf, sizeof(buf), fmt, ap);
-	va_end(ap);
 	if (d->opts.log)
 		d->opts.log(d->opts.log_ctx, level, buf);
 	else
 		fprintf(stderr, "%s\n", buf);
+}
+
+void dev_log(struct device *d, int level, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vlog(d, level, fmt, ap);
+	va_end(ap);
+}
+
+void dev_log_once(struct device *d, unsigned int event, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (atomic_fetch_or(&d->fault_logged, event) & event)
+		return;
+	va_start(ap, fmt);
+	vlog(d, DEVICE_LOG_ERROR, fmt, ap);
+	va_end(ap);
 }
 
 void dev_exit(struct device *d, int reason)

@@ -181,6 +181,7 @@ struct device {
 	bool link_up;
 	bool binds_retry;	/* up, but our own closing sockets held the port */
 	uint64_t binds_probed_at;	/* control thread: last vg_bind_check() probe */
+	atomic_uint fault_logged;	/* DEV_LOGGED_* said once already */
 	atomic_uint mtu;
 	atomic_bool loop_logged;
 	_Atomic(struct dev_addrs *) addrs;	/* the host's addresses (addrs.c) */
@@ -222,6 +223,10 @@ void dev_binds_publish(struct device *d, struct dev_binds *nb);
 int dev_link_up(struct device *d);
 void dev_link_down(struct device *d);
 void dev_clear_all_src(struct device *d);
+/* Faults logged once per device (README.md, "Faults"). */
+enum { DEV_LOGGED_NOMEM = 1 << 0 };
+void dev_log_once(struct device *d, unsigned int event, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 /* Reopens the sockets when one was lost underneath; cfg_mutex held. */
 void dev_binds_check(struct device *d, uint64_t now);
 

@@ -43,6 +43,11 @@ static void handle_one(struct device *d, struct hs_item *it, size_t qlen)
 
 		dev_count_handshake(&d->hs_cnt, p ? p->cnt[SLOT_HANDSHAKE(d)].v : NULL, it->msg[0],
 				    it->len, false);
+	} else if (ret == -ENOMEM) {
+		/* No session without memory: the initiator's retransmission
+		 * tries again. */
+		cnt_add(&d->hs_cnt.d[DC_drop_no_memory], 1);
+		dev_log_once(d, DEV_LOGGED_NOMEM, "out of memory: packets dropped (drop_no_memory)");
 	}
 	/* The reply leaves by the socket the message came in on; it is
 	 * counted by the worker once it is really sent. */

@@ -179,7 +179,8 @@ static int handle_response(struct wg_proto *p, const uint8_t *msg,
 unlock:
 	pthread_mutex_unlock(&peer->lock);
 fail:
-	wg_proto_count(p, WG_CNT_BAD_RESPONSE);
+	if (ret != -ENOMEM)	/* not the response's fault: counted by the caller */
+		wg_proto_count(p, WG_CNT_BAD_RESPONSE);
 	return ret;
 }
 

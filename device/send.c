@@ -130,6 +130,16 @@ static unsigned int drop_own_outer(struct worker *w, struct dev_peer *p,
 	return kept;
 }
 
+/* A packet waiting for a session; without memory for it, dropped and
+ * counted. */
+static void stage(struct worker *w, struct dev_peer *p, const uint8_t *pkt, size_t len)
+{
+	if (!wg_peer_stage(p->wp, pkt, len))
+		return;
+	cnt_add(&w->cnt.d[DC_drop_no_memory], 1);
+	dev_log_once(w->dev, DEV_LOGGED_NOMEM, "out of memory: packets dropped (drop_no_memory)");
+}
+
 /* Pads to 16 bytes, never past the MTU (the kernel module's rule). */
 static size_t padded_len(size_t len, unsigned int mtu)
 {
@@ -172,13 +182,13 @@ static bool send_run(struct worker *w, struct dev_peer *p, uint8_t *const *bufs,
 		struct mbox_item it = { .kind = MBOX_STAGED, .peer = p };
 
 		for (i = 0; i < n; i++)
-			wg_peer_stage(p->wp, bufs[i] + TX_HEAD, lens[i]);
+			stage(w, p, bufs[i] + TX_HEAD, lens[i]);
 		dev_mbox_push(w, &it);
 		return false;
 	}
 	if (!kp) {
 		for (i = 0; i < n && !keepalive; i++)
-			wg_peer_stage(p->wp, bufs[i] + TX_HEAD, lens[i]);
+			stage(w, p, bufs[i] + TX_HEAD, lens[i]);
 		if (!wg_peer_want_handshake(p->wp, now, &act))
 			dev_act(w->dev, w, &act, NULL, 0);
 		return false;

@@ -16,6 +16,7 @@
 #include <sys/socket.h>
 #include <netinet/in.h>
 
+#include "device/noise.h"
 #include "device_testutil.h"
 
 /* ---- the seams ---- */
@@ -25,6 +26,8 @@ struct fault {
 	unsigned int injected;
 };
 static struct fault f_read, f_send, f_sendmmsg, f_recvmmsg;
+static size_t fail_malloc_size, fail_calloc_size;
+static int fail_alloc_times;
 
 static bool hit(struct fault *f, int fd)
 {
@@ -56,10 +59,14 @@ ssize_t __real_read(int fd, void *buf, size_t n);
 ssize_t __real_send(int fd, const void *buf, size_t n, int flags);
 int __real_sendmmsg(int fd, struct mmsghdr *m, unsigned int n, int flags);
 int __real_recvmmsg(int fd, struct mmsghdr *m, unsigned int n, int flags, struct timespec *t);
+void *__real_malloc(size_t n);
+void *__real_calloc(size_t n, size_t m);
 ssize_t __wrap_read(int fd, void *buf, size_t n);
 ssize_t __wrap_send(int fd, const void *buf, size_t n, int flags);
 int __wrap_sendmmsg(int fd, struct mmsghdr *m, unsigned int n, int flags);
 int __wrap_recvmmsg(int fd, struct mmsghdr *m, unsigned int n, int flags, struct timespec *t);
+void *__wrap_malloc(size_t n);
+void *__wrap_calloc(size_t n, size_t m);
 
 ssize_t __wrap_read(int fd, void *buf, size_t n)
 {
@@ -79,6 +86,23 @@ int __wrap_sendmmsg(int fd, struct mmsghdr *m, unsigned int n, int flags)
 int __wrap_recvmmsg(int fd, struct mmsghdr *m, unsigned int n, int flags, struct timespec *t)
 {
 	return hit(&f_recvmmsg, fd) ? -1 : __real_recvmmsg(fd, m, n, flags, t);
+}
+
+static bool alloc_fails(size_t *armed, size_t n)
+{
+	if (!__atomic_load_n(armed, __ATOMIC_RELAXED) || *armed != n)
+		return false;
+	return __atomic_fetch_sub(&fail_alloc_times, 1, __ATOMIC_RELAXED) > 0;
+}
+
+void *__wrap_malloc(size_t n)
+{
+	return alloc_fails(&fail_malloc_size, n) ? NULL : __real_malloc(n);
+}
+
+void *__wrap_calloc(size_t n, size_t m)
+{
+	return n == 1 && alloc_fails(&fail_calloc_size, m) ? NULL : __real_calloc(n, m);
 }
 
 /* ---- logs ---- */
@@ -161,6 +185,7 @@ static void faults_setup(void)
 	disarm(&f_send);
 	disarm(&f_sendmmsg);
 	disarm(&f_recvmmsg);
+	fail_malloc_size = fail_calloc_size = 0;
 	net = NULL;	/* real sockets */
 	open_side(&A, "vfa");
 	open_side(&B, "vfb");
@@ -174,6 +199,7 @@ static void faults_teardown(void)
 	disarm(&f_send);
 	disarm(&f_sendmmsg);
 	disarm(&f_recvmmsg);
+	fail_malloc_size = fail_calloc_size = 0;
 	device_free(A.dev);
 	device_free(B.dev);
 }
@@ -416,15 +442,52 @@ START_TEST(udp_socket_replaced)
 }
 END_TEST
 
+/* ---- memory ---- */
+
+/* A packet staged for a handshake without memory to keep it. */
+START_TEST(nomem_staged)
+{
+	static uint8_t pkt[2048];
+	size_t len = ping_pkt(pkt, true, 333);
+
+	fail_alloc_times = 1;
+	__atomic_store_n(&fail_malloc_size, len, __ATOMIC_RELAXED);
+	inject(&A, NULL, pkt, len);
+	for (int i = 0; i < 2000 && !stat(&A, "drop_no_memory"); i++)
+		usleep(1000);
+	ck_assert_uint_eq(stat(&A, "drop_no_memory"), 1);
+	ck_assert_uint_eq(logged("out of memory"), 1);
+	fail_malloc_size = 0;
+	ck_assert(flows(&A, &B, 8));
+}
+END_TEST
+
+/* No memory for a session's keys: the handshake fails, counted, and the
+ * retransmission five seconds later makes it. */
+START_TEST(nomem_handshake)
+{
+	fail_alloc_times = 1;
+	__atomic_store_n(&fail_calloc_size, sizeof(struct noise_keypair), __ATOMIC_RELAXED);
+	ck_assert(!through(&A, &B, 200, 1000));
+	ck_assert_uint_eq(stat(&A, "drop_no_memory") + stat(&B, "drop_no_memory"), 1);
+	ck_assert_uint_eq(stat(&A, "drop_bad_mac") + stat(&B, "drop_bad_mac"), 0);
+	fail_calloc_size = 0;
+	jump(6);
+	ck_assert(flows(&A, &B, 8));
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("device_faults");
-	TCase *t = tcase_create("tun"), *u = tcase_create("udp");
+	TCase *t = tcase_create("tun"), *u = tcase_create("udp"), *m = tcase_create("memory");
 
 	tcase_add_checked_fixture(t, faults_setup, faults_teardown);
 	tcase_add_checked_fixture(u, faults_setup, faults_teardown);
+	tcase_add_checked_fixture(m, faults_setup, faults_teardown);
 	tcase_set_timeout(t, 60);
 	tcase_set_timeout(u, 60);
+	tcase_set_timeout(m, 60);
 	tcase_add_test(t, tun_write_eio);
 	tcase_add_test(t, tun_write_einval);
 	tcase_add_test(t, tun_read_eio);
@@ -433,8 +496,11 @@ static Suite *suite(void)
 	tcase_add_test(u, udp_recv_persistent);
 	tcase_add_test(u, udp_socket_closed);
 	tcase_add_test(u, udp_socket_replaced);
+	tcase_add_test(m, nomem_staged);
+	tcase_add_test(m, nomem_handshake);
 	suite_add_tcase(s, t);
 	suite_add_tcase(s, u);
+	suite_add_tcase(s, m);
 	return s;
 }
 
