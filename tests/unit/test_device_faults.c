@@ -29,24 +29,34 @@ static struct fault f_read, f_send, f_sendmmsg, f_recvmmsg;
 static size_t fail_malloc_size, fail_calloc_size;
 static int fail_alloc_times;
 
+/* The test thread arms, the device's threads hit: every field atomic. */
 static bool hit(struct fault *f, int fd)
 {
-	if (fd < 0 || __atomic_load_n(&f->fd, __ATOMIC_ACQUIRE) != fd ||
-	    !__atomic_load_n(&f->times, __ATOMIC_RELAXED))
+	int times;
+
+	if (fd < 0 || __atomic_load_n(&f->fd, __ATOMIC_ACQUIRE) != fd)
 		return false;
-	if (f->times > 0)
+	times = __atomic_load_n(&f->times, __ATOMIC_RELAXED);
+	if (!times)
+		return false;
+	if (times > 0)
 		__atomic_fetch_sub(&f->times, 1, __ATOMIC_RELAXED);
 	__atomic_fetch_add(&f->injected, 1, __ATOMIC_RELAXED);
-	errno = f->err;
+	errno = __atomic_load_n(&f->err, __ATOMIC_RELAXED);
 	return true;
 }
 
 static void arm(struct fault *f, int fd, int err, int times)
 {
-	f->err = err;
-	f->injected = 0;
+	__atomic_store_n(&f->err, err, __ATOMIC_RELAXED);
+	__atomic_store_n(&f->injected, 0, __ATOMIC_RELAXED);
 	__atomic_store_n(&f->times, times, __ATOMIC_RELAXED);
 	__atomic_store_n(&f->fd, fd, __ATOMIC_RELEASE);
+}
+
+static unsigned int injected(struct fault *f)
+{
+	return __atomic_load_n(&f->injected, __ATOMIC_RELAXED);
 }
 
 static void disarm(struct fault *f)
@@ -90,9 +100,17 @@ int __wrap_recvmmsg(int fd, struct mmsghdr *m, unsigned int n, int flags, struct
 
 static bool alloc_fails(size_t *armed, size_t n)
 {
-	if (!__atomic_load_n(armed, __ATOMIC_RELAXED) || *armed != n)
+	size_t size = __atomic_load_n(armed, __ATOMIC_RELAXED);
+
+	if (!size || size != n)
 		return false;
 	return __atomic_fetch_sub(&fail_alloc_times, 1, __ATOMIC_RELAXED) > 0;
+}
+
+static void fail_alloc(size_t *armed, size_t n)
+{
+	__atomic_store_n(&fail_alloc_times, 1, __ATOMIC_RELAXED);
+	__atomic_store_n(armed, n, __ATOMIC_RELAXED);
 }
 
 void *__wrap_malloc(size_t n)
@@ -185,7 +203,8 @@ static void faults_setup(void)
 	disarm(&f_send);
 	disarm(&f_sendmmsg);
 	disarm(&f_recvmmsg);
-	fail_malloc_size = fail_calloc_size = 0;
+	fail_alloc(&fail_malloc_size, 0);
+	fail_alloc(&fail_calloc_size, 0);
 	net = NULL;	/* real sockets */
 	open_side(&A, "vfa");
 	open_side(&B, "vfb");
@@ -199,7 +218,8 @@ static void faults_teardown(void)
 	disarm(&f_send);
 	disarm(&f_sendmmsg);
 	disarm(&f_recvmmsg);
-	fail_malloc_size = fail_calloc_size = 0;
+	fail_alloc(&fail_malloc_size, 0);
+	fail_alloc(&fail_calloc_size, 0);
 	device_free(A.dev);
 	device_free(B.dev);
 }
@@ -335,7 +355,7 @@ START_TEST(tun_read_eio)
 	ck_assert(flows(&A, &B, 8));
 	arm(&f_read, tun_queue_fd(A.tun, 0), EIO, 3);
 	ck_assert(through(&A, &B, 200, 3000));
-	ck_assert_uint_eq(f_read.injected, 3);
+	ck_assert_uint_eq(injected(&f_read), 3);
 	ck_assert_uint_eq(stat(&A, "tun_read_errors"), 3);
 	ck_assert_uint_eq(logged("read: "), 1);
 }
@@ -450,14 +470,13 @@ START_TEST(nomem_staged)
 	static uint8_t pkt[2048];
 	size_t len = ping_pkt(pkt, true, 333);
 
-	fail_alloc_times = 1;
-	__atomic_store_n(&fail_malloc_size, len, __ATOMIC_RELAXED);
+	fail_alloc(&fail_malloc_size, len);
 	inject(&A, NULL, pkt, len);
 	for (int i = 0; i < 2000 && !stat(&A, "drop_no_memory"); i++)
 		usleep(1000);
 	ck_assert_uint_eq(stat(&A, "drop_no_memory"), 1);
 	ck_assert_uint_eq(logged("out of memory"), 1);
-	fail_malloc_size = 0;
+	fail_alloc(&fail_malloc_size, 0);
 	ck_assert(flows(&A, &B, 8));
 }
 END_TEST
@@ -466,12 +485,11 @@ END_TEST
  * retransmission five seconds later makes it. */
 START_TEST(nomem_handshake)
 {
-	fail_alloc_times = 1;
-	__atomic_store_n(&fail_calloc_size, sizeof(struct noise_keypair), __ATOMIC_RELAXED);
+	fail_alloc(&fail_calloc_size, sizeof(struct noise_keypair));
 	ck_assert(!through(&A, &B, 200, 1000));
 	ck_assert_uint_eq(stat(&A, "drop_no_memory") + stat(&B, "drop_no_memory"), 1);
 	ck_assert_uint_eq(stat(&A, "drop_bad_mac") + stat(&B, "drop_bad_mac"), 0);
-	fail_calloc_size = 0;
+	fail_alloc(&fail_calloc_size, 0);
 	jump(6);
 	ck_assert(flows(&A, &B, 8));
 }
