@@ -122,8 +122,10 @@ bool vg_bind_pending(const struct vg_bind *b, int family);
  * Returns n when every datagram was handed to the kernel or deliberately
  * counted as undeliverable (ICMP errors: ECONNREFUSED, EHOSTUNREACH,
  * ENETUNREACH, EPERM...; see tx_unreachable), or a negative errno for a
- * failure of the bind itself (-EBADF, -EAFNOSUPPORT: family not open,
- * -ETIMEDOUT: the socket stayed unwritable for a second). If the kernel
+ * failure of the bind itself (-EBADF: the socket was lost, see
+ * vg_bind_check(); -EAFNOSUPPORT: family not open; -ETIMEDOUT: the socket
+ * refused writes for a second without progress), after which what was
+ * not sent is counted in tx_errors. If the kernel
  * rejects ep's sticky source (EINVAL), the send is retried once without it
  * and *result (when not NULL) gets VG_SEND_SRC_REFUSED: the caller clears
  * the source it keeps for that peer. */
