@@ -240,6 +240,41 @@ START_TEST(send_eagain_stuck)
 }
 END_TEST
 
+/* EMSGSIZE and EINVAL on a UDP_SEGMENT message still resend it without:
+ * nothing lost, nothing counted as dropped. */
+static void gso_refused(int err)
+{
+	struct vg_bind_config c = { .log = count_log, .no_ipv6 = true };
+	struct vg_bind *g;
+	struct vg_bind_stats s;
+
+	ck_assert_int_eq(vg_bind_open(&g, &c), 0);
+	vg_bind_close(a);
+	a = g;
+	if (!(vg_bind_offloads(a) & VG_BIND_GSO4))
+		return;	/* no UDP_SEGMENT here: nothing to refuse */
+	tx_fault = (struct fault){ .fd = vg_bind_fd(a, AF_INET), .err = err, .times = 1 };
+	ck_assert_int_eq(send_batch(), N);
+	ck_assert_uint_eq(drain(b), N);
+	vg_bind_get_stats(a, &s);
+	ck_assert_uint_eq(tx_fault.injected, 1);
+	ck_assert_uint_eq(err == EMSGSIZE ? s.tx_gso_emsgsize : s.tx_gso_einval, 1);
+	ck_assert_uint_eq(s.tx_errors, 0);
+	ck_assert_uint_eq(s.tx_packets, N);
+}
+
+START_TEST(send_gso_emsgsize)
+{
+	gso_refused(EMSGSIZE);
+}
+END_TEST
+
+START_TEST(send_gso_einval)
+{
+	gso_refused(EINVAL);
+}
+END_TEST
+
 /* Closed underneath, and its number reused by someone else's file: the
  * bind drops its fd without touching that file and says so. */
 START_TEST(send_ebadf_lost)
@@ -339,6 +374,8 @@ static Suite *suite(void)
 	tcase_add_test(t, send_eio);
 	tcase_add_test(t, send_eagain_transient);
 	tcase_add_test(t, send_eagain_stuck);
+	tcase_add_test(t, send_gso_emsgsize);
+	tcase_add_test(t, send_gso_einval);
 	tcase_add_test(t, send_ebadf_lost);
 	tcase_add_test(t, recv_enotsock_lost);
 	tcase_add_test(t, probe_replaced);
