@@ -8,6 +8,9 @@ pkgs=(build-essential autoconf automake pkg-config libsodium-dev libmnl-dev chec
       clang libclang-rt-dev xz-utils procps python3)
 # The NAT selftest (tests/integration/test_selftest_nat.sh) builds its SNAT with nft.
 pkgs+=(nftables)
+# The socket fault test (tests/integration/test_tunnel_faults.sh) closes a
+# running daemon's sockets through gdb.
+pkgs+=(gdb)
 missing=()
 for p in "${pkgs[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
