@@ -271,6 +271,11 @@ void dev_binds_check(struct device *d, uint64_t now)
 		ret = vg_bind_check(nb->b[i], probe);
 	if (!ret)
 		return;
+	/* Every queue's sockets may have gone at once, but only one loss has
+	 * been seen.  Probe them all now, while the lost numbers are still
+	 * free: the retired set must not close a number the new set reuses. */
+	for (unsigned int j = 0; j < nb->n; j++)
+		vg_bind_check(nb->b[j], true);
 	cnt_add(&d->ctl_cnt.d[DC_udp_socket_reopens], 1);
 	dev_log(d, DEVICE_LOG_ERROR, "UDP socket of queue %u lost underneath (%s): "
 		"reopening port %u", i - 1, strerror(-ret), nb->port);
