@@ -76,3 +76,29 @@ unsigned int vg_gro_split(const uint8_t *buf, size_t len, size_t *off, int gso,
 	}
 	return filled;
 }
+
+unsigned int vg_gro_lend(uint8_t *buf, size_t len, size_t *off, int gso,
+			 const struct vg_endpoint *ep, struct vg_rx_pkt *pkts, unsigned int n,
+			 uint64_t *truncated)
+{
+	unsigned int filled = 0;
+
+	while (*off < len && filled < n) {
+		size_t piece = len - *off;
+		struct vg_rx_pkt *p = &pkts[filled];
+
+		if (gso > 0 && piece > (size_t)gso)
+			piece = (size_t)gso;
+		if (piece > p->cap) {
+			(*truncated)++;
+			*off += piece;
+			continue;
+		}
+		p->data = buf + *off;
+		p->len = (uint32_t)piece;
+		p->ep = *ep;
+		*off += piece;
+		filled++;
+	}
+	return filled;
+}

@@ -44,5 +44,10 @@ unsigned int vg_gso_plan(const struct iovec *pkts, unsigned int n, unsigned int 
 unsigned int vg_gro_split(const uint8_t *buf, size_t len, size_t *off, int gso,
 			  const struct vg_endpoint *ep, struct vg_rx_pkt *pkts, unsigned int n,
 			  uint64_t *truncated);
+/* The same cut, but each slot's data is pointed at its piece in buf
+ * instead of getting a copy (the caps still apply). */
+unsigned int vg_gro_lend(uint8_t *buf, size_t len, size_t *off, int gso,
+			 const struct vg_endpoint *ep, struct vg_rx_pkt *pkts, unsigned int n,
+			 uint64_t *truncated);
 
 #endif

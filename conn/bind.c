@@ -136,6 +136,15 @@ int vg_bind_recv(struct vg_bind *b, int family, struct vg_rx_pkt *pkts, unsigned
 	return b->ops->recv(b, family, pkts, n);
 }
 
+int vg_bind_recv_lent(struct vg_bind *b, int family, struct vg_rx_pkt *pkts, unsigned int n)
+{
+	if (!n)
+		return 0;
+	if (!b->ops->recv_lent)
+		return b->ops->recv(b, family, pkts, n);
+	return b->ops->recv_lent(b, family, pkts, n);
+}
+
 bool vg_bind_pending(const struct vg_bind *b, int family)
 {
 	return b->ops->pending(b, family);

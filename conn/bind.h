@@ -117,6 +117,12 @@ struct vg_rx_pkt {
  * 0 (vg_bind_pending() tells whether bytes are waiting without a syscall). */
 int vg_bind_recv(struct vg_bind *b, int family, struct vg_rx_pkt *pkts, unsigned int n);
 bool vg_bind_pending(const struct vg_bind *b, int family);
+/* vg_bind_recv(), but a datagram the bind already holds in its own memory
+ * (a piece of a GRO batch) may be lent instead of copied: pkts[i].data then
+ * points there, read only and valid until the next receive on that family,
+ * and the caller's slot is left as it was.  For a caller whose next pass
+ * over the bytes writes them elsewhere anyway (decryption into its slot). */
+int vg_bind_recv_lent(struct vg_bind *b, int family, struct vg_rx_pkt *pkts, unsigned int n);
 
 /* Sends n datagrams (pkts[i] is one datagram's bytes) to ep, in order.
  * Returns n when every datagram was handed to the kernel or deliberately

@@ -8,6 +8,8 @@
 
 struct vg_bind_ops {
 	int (*recv)(struct vg_bind *b, int family, struct vg_rx_pkt *pkts, unsigned int n);
+	/* NULL: recv, which always copies */
+	int (*recv_lent)(struct vg_bind *b, int family, struct vg_rx_pkt *pkts, unsigned int n);
 	bool (*pending)(const struct vg_bind *b, int family);
 	int (*send)(struct vg_bind *b, const struct vg_endpoint *ep, const struct iovec *pkts,
 		    unsigned int n, unsigned int *result);

@@ -454,6 +454,7 @@ static int linux_set_offload(struct vg_bind *b, unsigned int mask, bool on)
 
 static const struct vg_bind_ops linux_ops = {
 	.recv = vg_bind_linux_recv,
+	.recv_lent = vg_bind_linux_recv_lent,
 	.pending = vg_bind_linux_pending,
 	.send = vg_bind_linux_send,
 	.fd = linux_fd,

@@ -117,6 +117,8 @@ void vg_bind_linux_gso_state(struct linux_bind *lb, int idx);
 void vg_bind_linux_lost(struct linux_bind *lb, int idx, int err);
 
 int vg_bind_linux_recv(struct vg_bind *b, int family, struct vg_rx_pkt *pkts, unsigned int n);
+int vg_bind_linux_recv_lent(struct vg_bind *b, int family, struct vg_rx_pkt *pkts,
+			    unsigned int n);
 bool vg_bind_linux_pending(const struct vg_bind *b, int family);
 int vg_bind_linux_send(struct vg_bind *b, const struct vg_endpoint *ep, const struct iovec *pkts,
 		       unsigned int n, unsigned int *result);

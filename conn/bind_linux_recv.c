@@ -2,7 +2,8 @@
 /*
  * The Linux bind's receive path: recvmmsg straight into the caller's
  * buffers, or, once UDP_GRO is on, into scratch slots whose coalesced
- * batches are cut back into datagrams, each with its source endpoint.
+ * batches are cut back into datagrams, each with its source endpoint
+ * (copied into the caller's slots, or lent where they lie).
  */
 #include "config.h"
 
@@ -62,7 +63,7 @@ static int rx_error(struct linux_bind *lb, struct lsock *s, int err)
 
 /* Hands out the current scratch message; returns slots filled. */
 static unsigned int split_current(struct linux_bind *lb, struct lsock *s, struct vg_rx_pkt *pkts,
-				  unsigned int n)
+				  unsigned int n, bool lend)
 {
 	struct mmsghdr *m = &s->rmsg[s->ri];
 	uint64_t trunc = 0;
@@ -85,8 +86,12 @@ static unsigned int split_current(struct linux_bind *lb, struct lsock *s, struct
 			return 1;
 		}
 	}
-	got = vg_gro_split(s->riov[s->ri].iov_base, m->msg_len, &s->roff, s->rgso, &s->rep,
-			   pkts, n, &trunc);
+	if (lend)
+		got = vg_gro_lend(s->riov[s->ri].iov_base, m->msg_len, &s->roff, s->rgso,
+				  &s->rep, pkts, n, &trunc);
+	else
+		got = vg_gro_split(s->riov[s->ri].iov_base, m->msg_len, &s->roff, s->rgso,
+				   &s->rep, pkts, n, &trunc);
 	if (trunc)
 		VG_STAT_ADD(&lb->b, rx_truncated, trunc);
 	if (s->roff >= m->msg_len) {
@@ -97,14 +102,17 @@ static unsigned int split_current(struct linux_bind *lb, struct lsock *s, struct
 	return got;
 }
 
-static int recv_gro(struct linux_bind *lb, struct lsock *s, struct vg_rx_pkt *pkts, unsigned int n)
+/* A lent piece stays valid until the scratch is refilled, which happens only
+ * in a later call: this one stops as soon as it has handed anything out. */
+static int recv_gro(struct linux_bind *lb, struct lsock *s, struct vg_rx_pkt *pkts, unsigned int n,
+		    bool lend)
 {
 	unsigned int filled = 0, k;
 	int ret;
 
 	for (;;) {
 		while (s->ri < s->rcount && filled < n)
-			filled += split_current(lb, s, pkts + filled, n - filled);
+			filled += split_current(lb, s, pkts + filled, n - filled, lend);
 		if (filled)
 			break;
 		for (k = 0; k < GRO_SLOTS; k++)
@@ -181,7 +189,8 @@ static int recv_direct(struct linux_bind *lb, struct lsock *s, struct vg_rx_pkt 
 	return (int)out;
 }
 
-int vg_bind_linux_recv(struct vg_bind *b, int family, struct vg_rx_pkt *pkts, unsigned int n)
+static int linux_recv(struct vg_bind *b, int family, struct vg_rx_pkt *pkts, unsigned int n,
+		      bool lend)
 {
 	struct linux_bind *lb = to_lb(b);
 	int i = fam_index(family);
@@ -189,8 +198,19 @@ int vg_bind_linux_recv(struct vg_bind *b, int family, struct vg_rx_pkt *pkts, un
 	if (i < 0 || sock_fd(&lb->s[i]) < 0)
 		return -EBADF;
 	if (lb->s[i].gro_ever)
-		return recv_gro(lb, &lb->s[i], pkts, n);
+		return recv_gro(lb, &lb->s[i], pkts, n, lend);
 	return recv_direct(lb, &lb->s[i], pkts, n);
+}
+
+int vg_bind_linux_recv(struct vg_bind *b, int family, struct vg_rx_pkt *pkts, unsigned int n)
+{
+	return linux_recv(b, family, pkts, n, false);
+}
+
+int vg_bind_linux_recv_lent(struct vg_bind *b, int family, struct vg_rx_pkt *pkts,
+			    unsigned int n)
+{
+	return linux_recv(b, family, pkts, n, true);
 }
 
 bool vg_bind_linux_pending(const struct vg_bind *b, int family)

@@ -217,11 +217,11 @@ static void fallback_seal(struct dp_aead *a, const uint8_t n[AEAD_NONCE_SIZE], u
 	crypto_sodium_stack_done();
 }
 
-static int fallback_open(struct dp_aead *a, const uint8_t n[AEAD_NONCE_SIZE], uint8_t *buf,
-			 size_t len)
+static int fallback_open(struct dp_aead *a, const uint8_t n[AEAD_NONCE_SIZE], uint8_t *dst,
+			 const uint8_t *src, size_t len)
 {
-	int ret = crypto_aead_chacha20poly1305_ietf_decrypt_detached(buf, NULL, buf, len,
-								     buf + len, NULL, 0,
+	int ret = crypto_aead_chacha20poly1305_ietf_decrypt_detached(dst, NULL, src, len,
+								     src + len, NULL, 0,
 								     n, a->key);
 
 	crypto_sodium_stack_done();
@@ -256,8 +256,8 @@ fallback:
 	fallback_seal(a, n, buf, len);
 }
 
-static int openssl_open(struct dp_aead *a, uint64_t nonce, uint8_t *buf,
-			size_t len)
+static int openssl_open_to(struct dp_aead *a, uint64_t nonce, uint8_t *dst,
+			   const uint8_t *src, size_t len)
 {
 	EVP_CIPHER_CTX *c;
 	uint8_t n[AEAD_NONCE_SIZE];
@@ -272,19 +272,26 @@ static int openssl_open(struct dp_aead *a, uint64_t nonce, uint8_t *buf,
 	c = thread_ctx(a, DIR_OPEN, n);
 	if (!c)
 		goto fallback;
+	/* The tag is copied into the context before dst is written. */
 	if (!EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_AEAD_SET_TAG, AEAD_TAG_SIZE,
-				 buf + len) ||
-	    !EVP_DecryptUpdate(c, buf, &outl, buf, (int)len))
+				 (void *)(src + len)) ||
+	    !EVP_DecryptUpdate(c, dst, &outl, src, (int)len))
 		goto fail;
-	if (EVP_DecryptFinal_ex(c, buf + outl, &outl) <= 0)
+	if (EVP_DecryptFinal_ex(c, dst + outl, &outl) <= 0)
 		goto fail;
 	return 0;
 fail:
 	/* Don't leave unauthenticated plaintext behind. */
-	sodium_memzero(buf, len);
+	sodium_memzero(dst, len);
 	return -EBADMSG;
 fallback:
-	return fallback_open(a, n, buf, len);
+	return fallback_open(a, n, dst, src, len);
+}
+
+static int openssl_open(struct dp_aead *a, uint64_t nonce, uint8_t *buf,
+			size_t len)
+{
+	return openssl_open_to(a, nonce, buf, buf, len);
 }
 
 const struct dp_aead_ops dp_aead_openssl = {
@@ -293,6 +300,7 @@ const struct dp_aead_ops dp_aead_openssl = {
 	.free = openssl_free,
 	.seal = openssl_seal,
 	.open = openssl_open,
+	.open_to = openssl_open_to,
 };
 
 /*
@@ -317,17 +325,23 @@ static void hybrid_seal(struct dp_aead *a, uint64_t nonce, uint8_t *buf,
 	fallback_seal(a, n, buf, len);
 }
 
-static int hybrid_open(struct dp_aead *a, uint64_t nonce, uint8_t *buf,
-		       size_t len)
+static int hybrid_open_to(struct dp_aead *a, uint64_t nonce, uint8_t *dst,
+			  const uint8_t *src, size_t len)
 {
 	uint8_t n[AEAD_NONCE_SIZE];
 
 	if (len >= OPENSSL_MIN_LEN + AEAD_TAG_SIZE)
-		return openssl_open(a, nonce, buf, len);
+		return openssl_open_to(a, nonce, dst, src, len);
 	if (len < AEAD_TAG_SIZE)
 		return -EBADMSG;
 	aead_nonce(n, nonce);
-	return fallback_open(a, n, buf, len - AEAD_TAG_SIZE);
+	return fallback_open(a, n, dst, src, len - AEAD_TAG_SIZE);
+}
+
+static int hybrid_open(struct dp_aead *a, uint64_t nonce, uint8_t *buf,
+		       size_t len)
+{
+	return hybrid_open_to(a, nonce, buf, buf, len);
 }
 
 const struct dp_aead_ops dp_aead_hybrid = {
@@ -336,4 +350,5 @@ const struct dp_aead_ops dp_aead_hybrid = {
 	.free = openssl_free,
 	.seal = hybrid_seal,
 	.open = hybrid_open,
+	.open_to = hybrid_open_to,
 };

@@ -48,8 +48,8 @@ static void sodium_seal(struct dp_aead *a, uint64_t nonce, uint8_t *buf,
 	crypto_sodium_stack_done();
 }
 
-static int sodium_open(struct dp_aead *a, uint64_t nonce, uint8_t *buf,
-		       size_t len)
+static int sodium_open_to(struct dp_aead *a, uint64_t nonce, uint8_t *dst,
+			  const uint8_t *src, size_t len)
 {
 	uint8_t n[AEAD_NONCE_SIZE];
 	int ret;
@@ -58,11 +58,18 @@ static int sodium_open(struct dp_aead *a, uint64_t nonce, uint8_t *buf,
 		return -EBADMSG;
 	aead_nonce(n, nonce);
 	len -= AEAD_TAG_SIZE;
-	ret = crypto_aead_chacha20poly1305_ietf_decrypt_detached(buf, NULL, buf, len,
-								 buf + len, NULL, 0,
+	/* libsodium verifies before it decrypts: no plaintext on failure. */
+	ret = crypto_aead_chacha20poly1305_ietf_decrypt_detached(dst, NULL, src, len,
+								 src + len, NULL, 0,
 								 n, a->key);
 	crypto_sodium_stack_done();
 	return ret ? -EBADMSG : 0;
+}
+
+static int sodium_open(struct dp_aead *a, uint64_t nonce, uint8_t *buf,
+		       size_t len)
+{
+	return sodium_open_to(a, nonce, buf, buf, len);
 }
 
 const struct dp_aead_ops dp_aead_sodium = {
@@ -71,4 +78,5 @@ const struct dp_aead_ops dp_aead_sodium = {
 	.free = sodium_free_ctx,
 	.seal = sodium_seal,
 	.open = sodium_open,
+	.open_to = sodium_open_to,
 };

@@ -452,6 +452,12 @@ int dp_aead_open(struct dp_aead *a, uint64_t nonce, uint8_t *buf, size_t len)
 	return DP_BACKEND.open(a, nonce, buf, len);
 }
 
+int dp_aead_open_to(struct dp_aead *a, uint64_t nonce, uint8_t *dst, const uint8_t *src,
+		    size_t len)
+{
+	return DP_BACKEND.open_to(a, nonce, dst, src, len);
+}
+
 const char *dp_aead_backend(void)
 {
 	return DP_BACKEND.name;

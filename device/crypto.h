@@ -98,6 +98,11 @@ int xaead_decrypt(uint8_t *dst, const uint8_t *src, size_t len /* incl. tag */,
  * backend (libsodium or OpenSSL libcrypto) is fixed at configure time.
  * seal: buf holds len plaintext bytes and room for AEAD_TAG_SIZE more.
  * open: buf holds len bytes of ciphertext + tag; 0 or -EBADMSG.
+ * open_to: the same, but the plaintext goes to dst (len - AEAD_TAG_SIZE
+ * bytes; dst == src or not overlapping it) and src is only read: a
+ * datagram that lies in someone else's buffer is opened where its
+ * plaintext has to go, without a copy first.  On failure dst holds no
+ * plaintext.
  */
 struct dp_aead;
 struct dp_aead *dp_aead_new(const uint8_t key[AEAD_KEY_SIZE]);
@@ -106,6 +111,8 @@ struct dp_aead *dp_aead_new(const uint8_t key[AEAD_KEY_SIZE]);
 void dp_aead_free(struct dp_aead *a);
 void dp_aead_seal(struct dp_aead *a, uint64_t nonce, uint8_t *buf, size_t len);
 int dp_aead_open(struct dp_aead *a, uint64_t nonce, uint8_t *buf, size_t len);
+int dp_aead_open_to(struct dp_aead *a, uint64_t nonce, uint8_t *dst, const uint8_t *src,
+		    size_t len);
 const char *dp_aead_backend(void);
 
 /*
@@ -120,6 +127,8 @@ struct dp_aead_ops {
 	void (*free)(struct dp_aead *a);
 	void (*seal)(struct dp_aead *a, uint64_t nonce, uint8_t *buf, size_t len);
 	int (*open)(struct dp_aead *a, uint64_t nonce, uint8_t *buf, size_t len);
+	int (*open_to)(struct dp_aead *a, uint64_t nonce, uint8_t *dst, const uint8_t *src,
+		       size_t len);
 };
 extern const struct dp_aead_ops dp_aead_sodium;
 #ifdef HAVE_OPENSSL

@@ -81,10 +81,10 @@ size_t wg_data_seal(struct noise_keypair *kp, uint64_t nonce, uint8_t *buf,
 	return MESSAGE_DATA_HEADER_LEN + plain_len + NOISE_AUTHTAG_LEN;
 }
 
-int wg_data_open(struct wg_proto *p, uint8_t *msg, size_t len, uint64_t now,
-		 struct noise_keypair **kpp, uint8_t **plain, size_t *plain_len)
+int wg_data_open_to(struct wg_proto *p, const uint8_t *msg, size_t len, uint8_t *dst,
+		    uint64_t now, struct noise_keypair **kpp, uint8_t **plain, size_t *plain_len)
 {
-	struct message_data *hdr = (void *)msg;
+	const struct message_data *hdr = (const void *)msg;
 	struct noise_keypair *kp;
 	uint64_t counter;
 	int ret;
@@ -105,8 +105,8 @@ int wg_data_open(struct wg_proto *p, uint8_t *msg, size_t len, uint64_t now,
 		wg_proto_count(p, WG_CNT_EXPIRED_DATA);
 		goto fail;
 	}
-	ret = dp_aead_open(kp->recv, counter, msg + MESSAGE_DATA_HEADER_LEN,
-			   len - MESSAGE_DATA_HEADER_LEN);
+	ret = dp_aead_open_to(kp->recv, counter, dst, msg + MESSAGE_DATA_HEADER_LEN,
+			      len - MESSAGE_DATA_HEADER_LEN);
 	if (ret) {
 		wg_proto_count(p, WG_CNT_BAD_DATA);
 		goto fail;
@@ -117,10 +117,17 @@ int wg_data_open(struct wg_proto *p, uint8_t *msg, size_t len, uint64_t now,
 		goto fail;
 	}
 	*kpp = kp;
-	*plain = msg + MESSAGE_DATA_HEADER_LEN;
+	*plain = dst;
 	*plain_len = len - MESSAGE_DATA_MIN_LEN;
 	return 0;
 fail:
 	noise_keypair_put(kp);
 	return ret;
+}
+
+int wg_data_open(struct wg_proto *p, uint8_t *msg, size_t len, uint64_t now,
+		 struct noise_keypair **kpp, uint8_t **plain, size_t *plain_len)
+{
+	return wg_data_open_to(p, msg, len, msg + MESSAGE_DATA_HEADER_LEN, now, kpp, plain,
+			       plain_len);
 }

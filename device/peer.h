@@ -271,10 +271,14 @@ bool wg_peer_has_current(struct wg_peer *peer);
  * open: msg/len is a whole type-4 message; on success *kp holds a reference
  * and the plaintext is decrypted in place at msg + 16.  0 or -errno
  * (counted: -ENOENT unknown index, -EKEYEXPIRED, -EBADMSG, -EALREADY).
+ * open_to: the same, but msg is only read and the plaintext goes to dst
+ * (room for len - 16 bytes), which *plain then points at.
  */
 size_t wg_data_seal(struct noise_keypair *kp, uint64_t nonce, uint8_t *buf,
 		    size_t plain_len);
 int wg_data_open(struct wg_proto *p, uint8_t *msg, size_t len, uint64_t now,
 		 struct noise_keypair **kp, uint8_t **plain, size_t *plain_len);
+int wg_data_open_to(struct wg_proto *p, const uint8_t *msg, size_t len, uint8_t *dst,
+		    uint64_t now, struct noise_keypair **kp, uint8_t **plain, size_t *plain_len);
 
 #endif

@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The receive path of a queue worker: a bind batch (GRO pieces already
- * split) -> classify -> decrypt in place -> replay check (wg_data_open) ->
- * allowed-IPs source check -> one TUN write batch (GRO inside the TUN).
+ * split) -> classify -> decrypt into the worker's slot -> replay check
+ * (wg_data_open_to) -> allowed-IPs source check -> one TUN write batch (GRO
+ * inside the TUN).  A GRO piece is lent by the bind where it lies and
+ * decrypted from there: the decryption is its only copy in user space.
  */
 #include "config.h"
 
@@ -57,7 +59,9 @@ static void rx_data(struct worker *w, unsigned int k, struct rx_run *run, uint64
 	const uint8_t *src;
 	int fam;
 
-	if (wg_data_open(&d->proto, pk->data, pk->len, now, &kp, &plain, &plain_len))
+	if (wg_data_open_to(&d->proto, pk->data, pk->len,
+			    w->rx_bufs[k] + RX_HEAD + MESSAGE_DATA_HEADER_LEN, now, &kp, &plain,
+			    &plain_len))
 		return;
 	p = dev_peer_of(kp->peer);
 	if (run->kp != kp || run->keepalive != !plain_len) {
@@ -95,7 +99,7 @@ static void rx_data(struct worker *w, unsigned int k, struct rx_run *run, uint64
 	}
 	cnt_add(&p->cnt[w->id].v[PC_rx_packets], 1);
 	cnt_add(&w->cnt.p[PC_rx_packets], 1);
-	w->w_bufs[w->w_n] = pk->data - RX_HEAD;
+	w->w_bufs[w->w_n] = w->rx_bufs[k];
 	w->w_lens[w->w_n] = len;
 	w->w_n++;
 }
@@ -139,7 +143,7 @@ int dev_recv_batch(struct worker *w, int family, uint64_t now)
 		w->rx_pkts[k].data = w->rx_bufs[k] + RX_HEAD;
 		w->rx_pkts[k].cap = TUN_MAX_PACKET;
 	}
-	n = vg_bind_recv(w->bind, family, w->rx_pkts, VG_BIND_BATCH);
+	n = vg_bind_recv_lent(w->bind, family, w->rx_pkts, VG_BIND_BATCH);
 	if (n <= 0)
 		return n;
 	w->w_n = 0;

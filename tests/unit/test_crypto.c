@@ -532,6 +532,46 @@ START_TEST(seam_backends_agree)
 }
 END_TEST
 
+/* Opening out of place gives the same plaintext, leaves the source as it
+ * was, and puts no plaintext in dst on failure (both sides of the
+ * OpenSSL/libsodium split in the hybrid). */
+START_TEST(seam_open_to)
+{
+	static const size_t lens[] = { 0, 1, 64, 255, 256, 1420, 1500 };
+	const struct dp_aead_ops *ops = backends[_i];
+	uint8_t key[32], plain[1500], sealed[1500 + 16], src[1500 + 16], dst[1500 + 1];
+	struct dp_aead *a;
+
+	crypto_random(key, 32);
+	a = ops->new(key);
+	for (size_t j = 0; j < sizeof(lens) / sizeof(lens[0]); j++) {
+		size_t len = lens[j];
+
+		crypto_random(plain, len);
+		memcpy(sealed, plain, len);
+		ops->seal(a, 99 + j, sealed, len);
+		memcpy(src, sealed, len + 16);
+		memset(dst, 0xa5, sizeof(dst));
+		ck_assert_int_eq(ops->open_to(a, 99 + j, dst, src, len + 16), 0);
+		ck_assert_mem_eq(dst, plain, len);
+		ck_assert_mem_eq(src, sealed, len + 16);
+		ck_assert_uint_eq(dst[len], 0xa5);	/* nothing past the plaintext */
+		/* In place through open_to is open. */
+		ck_assert_int_eq(ops->open_to(a, 99 + j, src, src, len + 16), 0);
+		ck_assert_mem_eq(src, plain, len);
+		if (len < 16)
+			continue;
+		memcpy(src, sealed, len + 16);
+		src[len + 3] ^= 1;
+		memset(dst, 0xa5, sizeof(dst));
+		ck_assert_int_eq(ops->open_to(a, 99 + j, dst, src, len + 16), -EBADMSG);
+		ck_assert(memcmp(dst, plain, len) != 0);
+		ck_assert_uint_eq(src[len + 3], sealed[len + 3] ^ 1);
+	}
+	ops->free(a);
+}
+END_TEST
+
 START_TEST(seam_rejects_forgeries)
 {
 	const struct dp_aead_ops *ops = backends[_i];
@@ -676,6 +716,7 @@ static Suite *crypto_suite(void)
 	tcase_add_loop_test(tc, seam_known_answers, 0, 4 * N_BACKENDS);
 	tcase_add_test(tc, seam_backends_agree);
 	tcase_add_loop_test(tc, seam_rejects_forgeries, 0, N_BACKENDS);
+	tcase_add_loop_test(tc, seam_open_to, 0, N_BACKENDS);
 	tcase_add_loop_test(tc, seam_threads_share_context, 0, N_BACKENDS);
 	tcase_add_test(tc, seam_default_backend);
 	suite_add_tcase(s, tc);

@@ -267,6 +267,37 @@ START_TEST(gro_split_truncated)
 }
 END_TEST
 
+/* Lending: the same cut, pointers into buf instead of copies. */
+START_TEST(gro_lend_pieces)
+{
+	uint8_t buf[10];
+	struct vg_rx_pkt p[8];
+	struct vg_endpoint ep = ep_a();
+	size_t off = 0;
+	uint64_t trunc = 0;
+
+	for (int i = 0; i < 10; i++)
+		buf[i] = (uint8_t)i;
+	slots(p, 8, 256);
+	ck_assert_uint_eq(vg_gro_lend(buf, 10, &off, 3, &ep, p, 3, &trunc), 3);
+	ck_assert_uint_eq(off, 9);
+	for (unsigned int i = 0; i < 3; i++) {
+		ck_assert_ptr_eq(p[i].data, buf + 3 * i);
+		ck_assert_uint_eq(p[i].len, 3);
+		ck_assert_mem_eq(&p[i].ep, &ep, sizeof(ep));
+	}
+	ck_assert_uint_eq(vg_gro_lend(buf, 10, &off, 3, &ep, p, 8, &trunc), 1);
+	ck_assert_ptr_eq(p[0].data, buf + 9);
+	ck_assert_uint_eq(p[0].len, 1);
+	/* The caps still apply. */
+	off = 0;
+	slots(p, 8, 2);
+	ck_assert_uint_eq(vg_gro_lend(buf, 10, &off, 3, &ep, p, 8, &trunc), 1);
+	ck_assert_uint_eq(trunc, 3);
+	ck_assert_ptr_eq(p[0].data, buf + 9);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("udp_batch");
@@ -285,6 +316,7 @@ static Suite *suite(void)
 	tcase_add_test(r, gro_split_sizes);
 	tcase_add_test(r, gro_split_resume);
 	tcase_add_test(r, gro_split_truncated);
+	tcase_add_test(r, gro_lend_pieces);
 	suite_add_tcase(s, g);
 	suite_add_tcase(s, r);
 	return s;
