@@ -18,6 +18,7 @@
 
 #include "device/noise.h"
 #include "device_testutil.h"
+#include "wrap_mmsg.h"
 
 /* ---- the seams ---- */
 
@@ -67,14 +68,10 @@ static void disarm(struct fault *f)
 
 ssize_t __real_read(int fd, void *buf, size_t n);
 ssize_t __real_send(int fd, const void *buf, size_t n, int flags);
-int __real_sendmmsg(int fd, struct mmsghdr *m, unsigned int n, int flags);
-int __real_recvmmsg(int fd, struct mmsghdr *m, unsigned int n, int flags, struct timespec *t);
 void *__real_malloc(size_t n);
 void *__real_calloc(size_t n, size_t m);
 ssize_t __wrap_read(int fd, void *buf, size_t n);
 ssize_t __wrap_send(int fd, const void *buf, size_t n, int flags);
-int __wrap_sendmmsg(int fd, struct mmsghdr *m, unsigned int n, int flags);
-int __wrap_recvmmsg(int fd, struct mmsghdr *m, unsigned int n, int flags, struct timespec *t);
 void *__wrap_malloc(size_t n);
 void *__wrap_calloc(size_t n, size_t m);
 
@@ -88,14 +85,14 @@ ssize_t __wrap_send(int fd, const void *buf, size_t n, int flags)
 	return hit(&f_send, fd) ? -1 : __real_send(fd, buf, n, flags);
 }
 
-int __wrap_sendmmsg(int fd, struct mmsghdr *m, unsigned int n, int flags)
+int WRAP_SENDMMSG(int fd, struct mmsghdr *m, unsigned int n, int flags)
 {
-	return hit(&f_sendmmsg, fd) ? -1 : __real_sendmmsg(fd, m, n, flags);
+	return hit(&f_sendmmsg, fd) ? -1 : REAL_SENDMMSG(fd, m, n, flags);
 }
 
-int __wrap_recvmmsg(int fd, struct mmsghdr *m, unsigned int n, int flags, struct timespec *t)
+int WRAP_RECVMMSG(int fd, struct mmsghdr *m, unsigned int n, int flags, struct timespec *t)
 {
-	return hit(&f_recvmmsg, fd) ? -1 : __real_recvmmsg(fd, m, n, flags, t);
+	return hit(&f_recvmmsg, fd) ? -1 : REAL_RECVMMSG(fd, m, n, flags, t);
 }
 
 static bool alloc_fails(size_t *armed, size_t n)

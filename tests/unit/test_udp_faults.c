@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 /*
  * The Linux bind over loopback (no root) with faults injected at the real
- * system calls (-Wl,--wrap=sendmmsg,--wrap=recvmmsg): every refused
+ * system calls (-Wl,--wrap seams, tests/unit/wrap_mmsg.h): every refused
  * datagram is counted exactly, each kind of failure is logged once, a
  * socket that keeps refusing writes gives up within a second without
  * spinning, and a socket closed or replaced underneath is forgotten, never
@@ -22,14 +22,11 @@
 #include "conn/bind.h"
 #include "tests/unit/conn_testutil.h"
 #include "tests/unit/testutil.h"
+#include "tests/unit/wrap_mmsg.h"
 
 #define SLOT 2048
 #define N 100
 
-int __real_sendmmsg(int fd, struct mmsghdr *m, unsigned int n, int flags);
-int __real_recvmmsg(int fd, struct mmsghdr *m, unsigned int n, int flags, struct timespec *t);
-int __wrap_sendmmsg(int fd, struct mmsghdr *m, unsigned int n, int flags);
-int __wrap_recvmmsg(int fd, struct mmsghdr *m, unsigned int n, int flags, struct timespec *t);
 
 /* What the next calls on fd do: fail `times` times (-1: for ever) with err,
  * after `after` calls that go through. */
@@ -55,18 +52,18 @@ static bool inject(struct fault *f, int fd)
 	return true;
 }
 
-int __wrap_sendmmsg(int fd, struct mmsghdr *m, unsigned int n, int flags)
+int WRAP_SENDMMSG(int fd, struct mmsghdr *m, unsigned int n, int flags)
 {
 	if (inject(&tx_fault, fd))
 		return -1;
-	return __real_sendmmsg(fd, m, n, flags);
+	return REAL_SENDMMSG(fd, m, n, flags);
 }
 
-int __wrap_recvmmsg(int fd, struct mmsghdr *m, unsigned int n, int flags, struct timespec *t)
+int WRAP_RECVMMSG(int fd, struct mmsghdr *m, unsigned int n, int flags, struct timespec *t)
 {
 	if (inject(&rx_fault, fd))
 		return -1;
-	return __real_recvmmsg(fd, m, n, flags, t);
+	return REAL_RECVMMSG(fd, m, n, flags, t);
 }
 
 static unsigned int log_lines;
