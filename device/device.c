@@ -90,8 +90,7 @@ static void bind_log(void *arg, const char *msg)
 	dev_log(arg, DEVICE_LOG_VERBOSE, "udp: %s", msg);
 }
 
-static void bind_config(struct device *d, struct vg_bind_config *c, uint16_t port,
-			uint32_t mark)
+void dev_bind_config(struct device *d, struct vg_bind_config *c, uint16_t port, uint32_t mark)
 {
 	memset(c, 0, sizeof(*c));
 	c->port = port;
@@ -115,7 +114,7 @@ int dev_binds_open(struct device *d, uint16_t port, uint32_t mark, struct dev_bi
 		return -ENOMEM;
 	nb->dev = d;
 	nb->n = d->nworkers;
-	bind_config(d, &c, port, mark);
+	dev_bind_config(d, &c, port, mark);
 	if (!d->opts.memnet) {
 		ret = vg_bind_group_open(nb->b, &c);
 	} else {
