@@ -248,6 +248,7 @@ static void quiesce(struct device *d)
 
 static void resume(struct device *d)
 {
+	const struct dev_binds *nb;
 	unsigned int i;
 	uint64_t v;
 	int ret;
@@ -260,6 +261,10 @@ static void resume(struct device *d)
 			close(d->workers[i].epfd);
 		d->workers[i].epfd = -1;
 	}
+	/* The new process may have set the sockets' receive offload its way. */
+	nb = d->opts.memnet ? NULL : atomic_load(&d->binds);
+	for (i = 0; nb && i < nb->n; i++)
+		vg_bind_set_offload(nb->b[i], VG_BIND_GRO, !d->opts.no_udp_gro_rx);
 	atomic_store(&d->stopping, false);
 	ret = dev_hs_start(d);
 	if (!ret)

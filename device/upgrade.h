@@ -27,8 +27,8 @@
  *	tun_open_fds(&tun, fds, n, &topts); device_upgrade_tun_taken(u);
  *	device_new(&dev, tun, &o);
  *	device_upgrade_apply(u, dev);           configuration, sessions, sockets
- *	device_uapi_start(dev, device_upgrade_uapi_fd(u), path);
  *	device_upgrade_commit(u);               0: the old process has let go
+ *	device_uapi_start(dev, device_upgrade_uapi_fd(u), path);
  *	device_start(dev);
  *	device_upgrade_end(u, ret);             tells it, frees u
  * Errors are negative errno values: -EPROTO when the state formats differ
@@ -57,7 +57,9 @@ int device_upgrade_begin(struct device_upgrade **out, int fd, uint32_t version, 
 const int *device_upgrade_tun_fds(const struct device_upgrade *u, unsigned int *n);
 /* tun_open_fds() took them. */
 void device_upgrade_tun_taken(struct device_upgrade *u);
-/* The UAPI listening fd, now the caller's (-1 if none). */
+/* The UAPI listening fd, now the caller's (-1 if none).  Serve it only
+ * after device_upgrade_commit(): a device serving the socket file unlinks
+ * it when freed, which would stop the old daemon if it resumes. */
 int device_upgrade_uapi_fd(struct device_upgrade *u);
 /* Restores the state into d (new, not started) and adopts the sockets; the
  * state's copy of the keys is wiped. */

@@ -143,10 +143,10 @@ static void hand_over(struct side *to, unsigned int queues)
 	ck_assert_uint_eq(n, queues);
 	ck_assert_int_ge(fds[0], 0);
 	ck_assert_int_eq(device_upgrade_apply(u, to->dev), 0);
+	ck_assert_int_eq(device_upgrade_commit(u), 0);
 	fd = device_upgrade_uapi_fd(u);
 	ck_assert_int_ge(fd, 0);
 	ck_assert_int_eq(device_uapi_start(to->dev, fd, NULL), 0);
-	ck_assert_int_eq(device_upgrade_commit(u), 0);
 	ck_assert_int_eq(device_start(to->dev), 0);
 	device_upgrade_end(u, 0);
 }
