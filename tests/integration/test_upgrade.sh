@@ -156,7 +156,7 @@ for k in $(seq 1 "$ROUNDS"); do
 		[ "$rc" = 127 ] || { cat "$_tmp/up$k.log"; fail "upgrade $k: the old daemon exited $rc"; }
 	fi
 	kill -0 "$CUR_PID" 2>/dev/null || { cat "$_tmp/up$k.log"; fail "upgrade $k: the new daemon died"; }
-	log "upgrade $k: handed over in $(((t1 - t0) / 1000000)) ms (new pid $CUR_PID)"
+	log "upgrade $k: old daemon gone $(((t1 - t0) / 1000000)) ms after the command started (new pid $CUR_PID)"
 	[ "$(link_state)" = "$STATE0" ] || { link_state; fail "upgrade $k: ifindex, addresses or routes changed"; }
 	[ "$(handshakes)" = "$HS0" ] || { handshakes; fail "upgrade $k: a new handshake"; }
 	want=on
