@@ -265,7 +265,15 @@ static void resume(struct device *d)
 	nb = d->opts.memnet ? NULL : atomic_load(&d->binds);
 	for (i = 0; nb && i < nb->n; i++)
 		vg_bind_set_offload(nb->b[i], VG_BIND_GRO, !d->opts.no_udp_gro_rx);
-	atomic_store(&d->stopping, false);
+	/* A signal meanwhile: the device is on its way out, and whoever frees
+	 * it must find every thread stopping. */
+	pthread_mutex_lock(&d->exit_lock);
+	ret = d->exit_reason >= 0 ? -ECANCELED : 0;
+	if (!ret)
+		atomic_store(&d->stopping, false);
+	pthread_mutex_unlock(&d->exit_lock);
+	if (ret)
+		return;
 	ret = dev_hs_start(d);
 	if (!ret)
 		ret = dev_worker_start_all(d);

@@ -10,6 +10,8 @@
 
 #include "tests/unit/device_testutil.h"
 
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -244,6 +246,41 @@ START_TEST(test_new_fails)
 }
 END_TEST
 
+static atomic_bool freed;
+
+static void *free_a(void *arg)
+{
+	device_free(arg);
+	atomic_store(&freed, true);
+	return NULL;
+}
+
+/* Stopped by a signal while the new process gets ready, which then gives
+ * up: the old device must not start its threads again under whoever is
+ * freeing it. */
+START_TEST(test_stop_during_handover)
+{
+	struct device_upgrade *u;
+	char reason[256] = "";
+	pthread_t t;
+	int fd = device_upgrade_connect(dir, "vga"), i;
+
+	ck_assert_int_ge(fd, 0);
+	ck_assert_msg(device_upgrade_begin(&u, fd, 0, reason, sizeof(reason)) == 0, "%s", reason);
+	device_stop(A.dev);
+	ck_assert_int_eq(device_wait(A.dev), DEVICE_EXIT_STOPPED);
+	atomic_store(&freed, false);
+	ck_assert_int_eq(pthread_create(&t, NULL, free_a, A.dev), 0);
+	usleep(100000);
+	device_upgrade_end(u, -EIO);
+	for (i = 0; i < 5000 && !atomic_load(&freed); i++)
+		usleep(1000);
+	ck_assert_msg(atomic_load(&freed), "device_free() hangs");
+	pthread_join(t, NULL);
+	A.dev = NULL;
+}
+END_TEST
+
 static int load_fresh(const uint8_t *blob, size_t len)
 {
 	struct side s;
@@ -323,6 +360,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_refused_version);
 	tcase_add_test(tc, test_new_fails);
 	tcase_add_test(tc, test_garbled);
+	tcase_add_test(tc, test_stop_during_handover);
 	suite_add_tcase(s, tc);
 	tcase_add_checked_fixture(tq, setup2, up_teardown);
 	tcase_set_timeout(tq, 60);
