@@ -317,8 +317,8 @@ static unsigned int collect_fds(struct device *d, int *fds, uint8_t *mask, unsig
 /* The state and the fds; 0 once they are all out. */
 static int send_state(struct device *d, int fd)
 {
-	static int fds[MAX_FDS];	/* the control thread's only */
 	uint8_t mask[DEVICE_MAX_QUEUES], *blob = NULL;
+	int fds[MAX_FDS];
 	unsigned int ntun, nbind, nfds;
 	uint32_t meta[5];
 	size_t len = 0;
