@@ -366,6 +366,7 @@ void dev_upgrade_uapi(void *ctx, int fd)
 	struct device *d = ctx;
 	uint8_t mine[1 + HELLO_LEN], theirs[1 + HELLO_LEN];
 	char a[64], b[64];
+	uint64_t t0;
 	int ret;
 
 	if (!caller_allowed(fd)) {
@@ -387,6 +388,7 @@ void dev_upgrade_uapi(void *ctx, int fd)
 		return;
 	}
 	dev_log(d, DEVICE_LOG_VERBOSE, "upgrade: handing over to a new process");
+	t0 = dev_now(d);
 	quiesce(d);
 	ret = send_state(d, fd);
 	if (!ret) {
@@ -400,6 +402,8 @@ void dev_upgrade_uapi(void *ctx, int fd)
 		resume(d);
 		return;
 	}
+	dev_log(d, DEVICE_LOG_VERBOSE, "upgrade: handed over, packets held for %llu ms",
+		(unsigned long long)((dev_now(d) - t0) / 1000000));
 	/* Only a courtesy: the handover is done whatever comes back. */
 	ret = recv_byte(fd, STEP_MS);
 	dev_log(d, ret == 'U' ? DEVICE_LOG_VERBOSE : DEVICE_LOG_ERROR,
