@@ -56,7 +56,7 @@ hs_report() {
 		handshake_responses_sent handshake_responses_received; do
 		echo "A $k=$(stat_of "$NS_A" "$IF_A" "$k")"
 	done
-	for k in "$_tmp"/up*.log; do [ -e "$k" ] && { echo "== $k"; tail -n 5 "$k"; }; done
+	for k in "$_tmp"/up*.log; do [ -e "$k" ] && { echo "== $k"; tail -n 8 "$k"; }; done
 }
 
 # A different state format: refused in one line, the daemon carries on.
@@ -203,9 +203,28 @@ log "transfer of $((SIZE >> 20)) MB intact"
 [ "$(handshakes)" = "$HS0" ] || { hs_report; fail "a new handshake"; }
 [ "$(link_state)" = "$STATE0" ] || fail "ifindex, addresses or routes changed"
 
+# What was dropped on the way, by reason (a note, not a check).
+for side in "$NS_A $IF_A" "$NS_B $IF_B"; do
+	set -- $side
+	ip netns exec "$1" python3 - "$2" <<'PY' || true
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.connect("/var/run/wireguard/%s.sock" % sys.argv[1])
+s.sendall(b"stats=1\n\n")
+buf = b""
+while not buf.endswith(b"\n\n"):
+    b = s.recv(65536)
+    if not b: break
+    buf += b
+drops = [l for l in buf.decode().splitlines()
+         if l.startswith("drop_") and not l.endswith("=0")]
+print("--- %s drops: %s" % (sys.argv[1], " ".join(drops) or "none"))
+PY
+done
+
 # Per upgrade: the pings whose slot is nearest to it, and the longest
 # pause in the transfer from just before it to 1.4 s after.
-python3 - "$_tmp/ping" "$_tmp/got" "$MAX_LOST" "${UP_AT[@]}" <<'PY' || fail "too many pings lost"
+python3 - "$_tmp/ping" "$_tmp/got" "$MAX_LOST" "${UP_AT[@]}" <<'PY' || { hs_report; fail "too many pings lost"; }
 import re, sys
 ping, got, max_lost, ups = sys.argv[1], sys.argv[2], int(sys.argv[3]), [float(x) for x in sys.argv[4:]]
 seen = {}
