@@ -86,6 +86,11 @@ int vg_bind_open(struct vg_bind **out, const struct vg_bind_config *cfg);
  * member with queues > 1 and member 0's port.) */
 int vg_bind_group_open(struct vg_bind **binds, const struct vg_bind_config *cfg);
 
+/* A bind over two bound sockets another process handed over (a live
+ * upgrade, README.md): fd4/fd6 (-1: that family is not open) become the
+ * bind's; the offloads follow cfg. On failure the caller keeps them. */
+int vg_bind_adopt(struct vg_bind **out, const struct vg_bind_config *cfg, int fd4, int fd6);
+
 /* Closes the sockets and frees the bind. NULL is fine. */
 void vg_bind_close(struct vg_bind *b);
 void vg_bind_group_close(struct vg_bind **binds, unsigned int n);

@@ -306,6 +306,36 @@ int vg_bind_open(struct vg_bind **out, const struct vg_bind_config *cfg)
 	return 0;
 }
 
+int vg_bind_adopt(struct vg_bind **out, const struct vg_bind_config *cfg, int fd4, int fd6)
+{
+	struct linux_bind *lb;
+	struct prepared p = { .fd = { fd4, fd6 } };
+	int i, ret;
+
+	if (fd4 < 0 && fd6 < 0)
+		return -EBADF;
+	for (i = 0; i < 2; i++) {
+		if (p.fd[i] < 0)
+			continue;
+		ret = local_port(p.fd[i], &p.port);
+		if (ret)
+			return ret;
+		p.gso[i] = gso_supported(p.fd[i]);
+	}
+	lb = calloc(1, sizeof(*lb));
+	if (!lb)
+		return -ENOMEM;
+	vg_bind_init(&lb->b, &linux_ops, cfg);
+	lb->s[0].fd = lb->s[1].fd = -1;
+	if (cfg->no_gso)
+		lb->user_off |= VG_BIND_GSO;
+	if (cfg->no_gro)
+		lb->user_off |= VG_BIND_GRO;
+	install(lb, &p);
+	*out = &lb->b;
+	return 0;
+}
+
 static void linux_close(struct vg_bind *b)
 {
 	struct linux_bind *lb = to_lb(b);

@@ -208,6 +208,11 @@ static void openssl_free(struct dp_aead *a)
 	free(a);
 }
 
+static void openssl_key(const struct dp_aead *a, uint8_t key[AEAD_KEY_SIZE])
+{
+	memcpy(key, a->key, AEAD_KEY_SIZE);
+}
+
 static void fallback_seal(struct dp_aead *a, const uint8_t n[AEAD_NONCE_SIZE], uint8_t *buf,
 			  size_t len)
 {
@@ -298,6 +303,7 @@ const struct dp_aead_ops dp_aead_openssl = {
 	.name = "OpenSSL libcrypto",
 	.new = openssl_new,
 	.free = openssl_free,
+	.key = openssl_key,
 	.seal = openssl_seal,
 	.open = openssl_open,
 	.open_to = openssl_open_to,
@@ -348,6 +354,7 @@ const struct dp_aead_ops dp_aead_hybrid = {
 	.name = "OpenSSL libcrypto (libsodium below 256 bytes)",
 	.new = openssl_new,
 	.free = openssl_free,
+	.key = openssl_key,
 	.seal = hybrid_seal,
 	.open = hybrid_open,
 	.open_to = hybrid_open_to,

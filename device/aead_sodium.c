@@ -36,6 +36,11 @@ static void sodium_free_ctx(struct dp_aead *a)
 	free(a);
 }
 
+static void sodium_key(const struct dp_aead *a, uint8_t key[AEAD_KEY_SIZE])
+{
+	memcpy(key, a->key, AEAD_KEY_SIZE);
+}
+
 static void sodium_seal(struct dp_aead *a, uint64_t nonce, uint8_t *buf,
 			size_t len)
 {
@@ -76,6 +81,7 @@ const struct dp_aead_ops dp_aead_sodium = {
 	.name = "libsodium",
 	.new = sodium_new,
 	.free = sodium_free_ctx,
+	.key = sodium_key,
 	.seal = sodium_seal,
 	.open = sodium_open,
 	.open_to = sodium_open_to,

@@ -118,5 +118,6 @@ const struct uapi_ops device_uapi_ops = {
 	.set = dev_set,
 	.get = dev_get,
 	.stats = dev_stats,
+	.upgrade = dev_upgrade_uapi,
 };
 

@@ -442,6 +442,11 @@ void dp_aead_free(struct dp_aead *a)
 	DP_BACKEND.free(a);
 }
 
+void dp_aead_key(const struct dp_aead *a, uint8_t key[AEAD_KEY_SIZE])
+{
+	DP_BACKEND.key(a, key);
+}
+
 void dp_aead_seal(struct dp_aead *a, uint64_t nonce, uint8_t *buf, size_t len)
 {
 	DP_BACKEND.seal(a, nonce, buf, len);

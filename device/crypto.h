@@ -109,6 +109,8 @@ struct dp_aead *dp_aead_new(const uint8_t key[AEAD_KEY_SIZE]);
 /* Wipes the key, also from every thread's cached state; only once no
  * thread seals or opens with a any more. */
 void dp_aead_free(struct dp_aead *a);
+/* The key a was made with (a live upgrade hands sessions over). */
+void dp_aead_key(const struct dp_aead *a, uint8_t key[AEAD_KEY_SIZE]);
 void dp_aead_seal(struct dp_aead *a, uint64_t nonce, uint8_t *buf, size_t len);
 int dp_aead_open(struct dp_aead *a, uint64_t nonce, uint8_t *buf, size_t len);
 int dp_aead_open_to(struct dp_aead *a, uint64_t nonce, uint8_t *dst, const uint8_t *src,
@@ -125,6 +127,7 @@ struct dp_aead_ops {
 	const char *name;
 	struct dp_aead *(*new)(const uint8_t key[AEAD_KEY_SIZE]);
 	void (*free)(struct dp_aead *a);
+	void (*key)(const struct dp_aead *a, uint8_t key[AEAD_KEY_SIZE]);
 	void (*seal)(struct dp_aead *a, uint64_t nonce, uint8_t *buf, size_t len);
 	int (*open)(struct dp_aead *a, uint64_t nonce, uint8_t *buf, size_t len);
 	int (*open_to)(struct dp_aead *a, uint64_t nonce, uint8_t *dst, const uint8_t *src,

@@ -112,8 +112,7 @@ static void bind_log_fault(void *arg, const char *msg)
 	dev_log(arg, DEVICE_LOG_ERROR, "udp: %s", msg);
 }
 
-static void bind_config(struct device *d, struct vg_bind_config *c, uint16_t port,
-			uint32_t mark)
+void dev_bind_config(struct device *d, struct vg_bind_config *c, uint16_t port, uint32_t mark)
 {
 	memset(c, 0, sizeof(*c));
 	c->port = port;
@@ -138,7 +137,7 @@ int dev_binds_open(struct device *d, uint16_t port, uint32_t mark, struct dev_bi
 		return -ENOMEM;
 	nb->dev = d;
 	nb->n = d->nworkers;
-	bind_config(d, &c, port, mark);
+	dev_bind_config(d, &c, port, mark);
 	if (!d->opts.memnet) {
 		ret = vg_bind_group_open(nb->b, &c);
 	} else {

@@ -79,6 +79,7 @@ enum device_exit {
 	DEVICE_EXIT_SOCKET_GONE,	/* the UAPI socket file was deleted */
 	DEVICE_EXIT_LINK_GONE,	/* the interface was deleted */
 	DEVICE_EXIT_ERROR,	/* a worker or the control thread failed */
+	DEVICE_EXIT_UPGRADED,	/* handed over to a new process (device/upgrade.h) */
 };
 
 struct device;

@@ -218,6 +218,7 @@ void dev_log(struct device *d, int level, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 void dev_exit(struct device *d, int reason);
 struct dev_peer *dev_peer_of(struct wg_peer *wp);
+void dev_bind_config(struct device *d, struct vg_bind_config *c, uint16_t port, uint32_t mark);
 int dev_binds_open(struct device *d, uint16_t port, uint32_t mark, struct dev_binds **out);
 void dev_binds_publish(struct device *d, struct dev_binds *nb);
 int dev_link_up(struct device *d);
@@ -296,6 +297,9 @@ void dev_peer_free(struct dev_peer *p);		/* never linked, or all stopped */
 void dev_peer_retire(struct device *d, struct dev_peer *p);	/* unlink, free later */
 void dev_remove_peer(struct device *d, struct wg_peer *wp);	/* all stopped */
 int dev_set(void *ctx, const struct uapi_txn *txn);
+
+/* upgrade.c: a new process asks to take over (UAPI_UPGRADE_LINE) */
+void dev_upgrade_uapi(void *ctx, int fd);
 
 /* stats.c: counters */
 void dev_count_handshake(struct dcounters *dc, uint64_t *pc, uint8_t type, size_t len, bool sent);

@@ -77,6 +77,23 @@ uint32_t index_table_insert(struct index_table *t, struct index_entry *e)
 	return index;
 }
 
+int index_table_insert_at(struct index_table *t, struct index_entry *e, uint32_t index)
+{
+	int ret = -EEXIST;
+
+	pthread_rwlock_wrlock(&t->lock);
+	if (!e->hashed && !find_locked(t, index)) {
+		e->index = index;
+		e->next = *bucket(t, index);
+		*bucket(t, index) = e;
+		e->hashed = true;
+		t->count++;
+		ret = 0;
+	}
+	pthread_rwlock_unlock(&t->lock);
+	return ret;
+}
+
 void index_table_replace(struct index_table *t, struct index_entry *old,
 			 struct index_entry *new)
 {

@@ -62,6 +62,8 @@ void index_table_destroy(struct index_table *t);
 /* Gives e a fresh random index that is not in use; returns it. */
 uint32_t index_table_insert(struct index_table *t, struct index_entry *e);
 /* new takes over old's index (a handshake becoming a keypair). */
+/* e takes exactly this index (a live upgrade): 0, or -EEXIST when taken. */
+int index_table_insert_at(struct index_table *t, struct index_entry *e, uint32_t index);
 void index_table_replace(struct index_table *t, struct index_entry *old,
 			 struct index_entry *new);
 void index_table_remove(struct index_table *t, struct index_entry *e);

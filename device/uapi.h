@@ -33,6 +33,8 @@
 #define UAPI_MAX_PEERS 65536
 /* wireguard-go's bufio.Scanner token limit: longer set lines are -EIO. */
 #define UAPI_MAX_LINE 65536
+/* The live upgrade's request (README.md, "Live upgrade"). */
+#define UAPI_UPGRADE_LINE "vguard-upgrade=1"
 
 /* The errno values wireguard-go replies with (ipc/uapi_unix.go). */
 #define UAPI_ERR_IO (-5)		/* -EIO */
@@ -255,6 +257,10 @@ struct uapi_ops {
 	int (*get)(void *ctx, struct uapi_snapshot *snap);
 	/* Emit the counters; NULL makes stats=1 reply -EINVAL. */
 	int (*stats)(void *ctx, struct uapi_emitter *em);
+	/* vguard's own "vguard-upgrade=1" line (wg never sends it): the
+	 * server hands the connection over and closes it when this returns.
+	 * NULL: the line closes the connection like any unknown one. */
+	void (*upgrade)(void *ctx, int fd);
 };
 
 /* Formats a snapshot exactly as wireguard-go's IpcGetOperation (without
@@ -270,7 +276,7 @@ struct uapi_conn {
 	size_t in_len, in_cap;
 	char *out;			/* reply bytes not yet written */
 	size_t out_len, out_off, out_cap;
-	enum { UAPI_ST_OP, UAPI_ST_GET, UAPI_ST_SET, UAPI_ST_CLOSE } state;
+	enum { UAPI_ST_OP, UAPI_ST_GET, UAPI_ST_SET, UAPI_ST_CLOSE, UAPI_ST_UPGRADE } state;
 	int op;				/* 'g' get, 's' stats while UAPI_ST_GET */
 	struct uapi_parser parser;
 	bool eof;

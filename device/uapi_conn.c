@@ -149,8 +149,9 @@ static int step_op(struct uapi_conn *c, size_t *pos)
 
 	nl = memchr(s, '\n', avail);
 	if (!nl) {
-		/* "stats=1\n" is the longest valid operation line. */
-		if (c->eof || avail > 8)
+		/* "stats=1\n" is the longest valid operation line (but for
+		 * UAPI_UPGRADE_LINE where upgrades are served). */
+		if (c->eof || avail > (c->ops->upgrade ? sizeof(UAPI_UPGRADE_LINE) : 8))
 			c->state = UAPI_ST_CLOSE;
 		return 1;
 	}
@@ -164,6 +165,12 @@ static int step_op(struct uapi_conn *c, size_t *pos)
 	} else if (uapi_str_eq(s, (size_t)(nl - s), "set=1")) {
 		c->state = UAPI_ST_SET;
 		uapi_parser_init(&c->parser);
+	} else if (c->ops->upgrade && *pos == c->in_len &&
+		   uapi_str_eq(s, (size_t)(nl - s), UAPI_UPGRADE_LINE)) {
+		/* Nothing may follow before the reply: what comes next is the
+		 * handover's own exchange (device/upgrade.c). */
+		c->state = UAPI_ST_UPGRADE;
+		return 1;
 	} else {
 		c->state = UAPI_ST_CLOSE;
 	}
@@ -242,6 +249,8 @@ static int conn_run(struct uapi_conn *c)
 			wait = step_set(c, &pos, &ret);
 			break;
 		case UAPI_ST_CLOSE:
+		case UAPI_ST_UPGRADE:
+			wait = 1;
 			break;
 		}
 	}
@@ -260,7 +269,7 @@ int uapi_conn_input(struct uapi_conn *c, const void *data, size_t len, bool eof)
 	size_t cap;
 	char *p;
 
-	if (c->state == UAPI_ST_CLOSE)
+	if (c->state == UAPI_ST_CLOSE || c->state == UAPI_ST_UPGRADE)
 		return 0;
 	if (!c->in || c->in_len + len > c->in_cap) {
 		cap = c->in_cap ? c->in_cap : 4096;

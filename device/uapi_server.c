@@ -314,6 +314,10 @@ int uapi_server_service(struct uapi_server *srv, int fd, uint32_t events)
 		goto close;
 	if (flush_out(sc))
 		goto close;
+	if (sc->c.state == UAPI_ST_UPGRADE) {
+		srv->ops->upgrade(srv->ctx, sc->fd);
+		goto close;
+	}
 	if (has_output(sc))
 		return 2;
 	if (uapi_conn_done(&sc->c))

@@ -29,6 +29,7 @@
 
 #include "device/uapi.h"
 #include "device/device.h"
+#include "tools/vguard_upgrade.h"
 #include "tun/tun.h"
 
 #define EXIT_SETUP_FAILED 1
@@ -40,6 +41,8 @@ struct options {
 	bool foreground;
 	unsigned int queues;
 	bool no_tso, no_uso, no_tcp_gro, no_udp_gro, no_udp_gso, no_udp_gro_rx;
+	bool upgrade;
+	uint32_t upgrade_version;	/* tests: the state format announced */
 	const char *iface;
 };
 
@@ -107,7 +110,7 @@ static void usage(FILE *f)
 {
 	fputs("Usage: vguard [-f|--foreground] [--queues N] [--no-tso] [--no-uso]\n"
 	      "              [--no-tcp-gro] [--no-udp-gro] [--no-udp-gso]\n"
-	      "              [--no-udp-gro-rx] INTERFACE\n"
+	      "              [--no-udp-gro-rx] [--upgrade] INTERFACE\n"
 	      "       vguard --version | --help\n"
 	      "\n"
 	      "Options:\n"
@@ -119,6 +122,7 @@ static void usage(FILE *f)
 	      "  --no-udp-gro      no coalesced UDP writes to the TUN     (VGUARD_NO_UDP_GRO=1)\n"
 	      "  --no-udp-gso      no UDP_SEGMENT sends                   (VGUARD_NO_UDP_GSO=1)\n"
 	      "  --no-udp-gro-rx   no UDP_GRO receives                    (VGUARD_NO_UDP_GRO_RX=1)\n"
+	      "  --upgrade         take INTERFACE over from the vguard running it\n"
 	      "\n"
 	      "Environment: LOG_LEVEL=verbose|debug|error|silent (default error),\n"
 	      "WG_TUN_FD, WG_UAPI_FD, WG_PROCESS_FOREGROUND=1, as wireguard-go.\n"
@@ -194,6 +198,10 @@ static void parse_args(struct options *o, int argc, char **argv)
 			o->queues = parse_queues(argv[i]);
 		} else if (!strncmp(a, "--queues=", 9)) {
 			o->queues = parse_queues(a + 9);
+		} else if (!strcmp(a, "--upgrade")) {
+			o->upgrade = true;
+		} else if (!strcmp(a, "--upgrade-test-version") && i + 1 < argc) {
+			o->upgrade_version = (uint32_t)strtoul(argv[++i], NULL, 10);
 		} else if ((flag = flag_for(o, a))) {
 			*flag = true;
 		} else if (!strcmp(a, "--")) {
@@ -544,6 +552,32 @@ static void raise_nofile(unsigned int queues)
 		logf_at(LOG_VERBOSE, "cannot raise the open file limit: %s", strerror(errno));
 }
 
+/* The running vguard's queues, sockets and sessions (README.md, "Live
+ * upgrade"); the queue count is the running one's. */
+static int setup_upgrade(struct device **dev, const struct options *o)
+{
+	struct device_options dopt;
+	struct tun_options to;
+	char reason[256] = "", offloads[256];
+	int ret;
+
+	device_opts(&dopt, o);
+	tun_opts(&to, o, 1);
+	raise_nofile(DEVICE_MAX_QUEUES);
+	logf_at(LOG_VERBOSE, "Starting vguard version %s (upgrade)", PACKAGE_VERSION);
+	ret = vguard_upgrade_setup(dev, o->iface, &to, &dopt, o->upgrade_version, reason,
+				   sizeof(reason));
+	vguard_upgrade_report(ret, reason);
+	if (ret) {
+		fail_line("cannot upgrade %s: %s", o->iface, reason);
+		return ret;
+	}
+	device_describe_offloads(*dev, offloads, sizeof(offloads));
+	logf_at(LOG_VERBOSE, "Offloads: %s", offloads);
+	logf_at(LOG_VERBOSE, "Took the interface over from the running vguard");
+	return 0;
+}
+
 static int setup(struct device **dev, const struct options *o)
 {
 	struct device_options dopt;
@@ -551,6 +585,8 @@ static int setup(struct device **dev, const struct options *o)
 	struct tun *tun;
 	int ret, early_fd = -1;
 
+	if (o->upgrade)
+		return setup_upgrade(dev, o);
 	if (env_fd("WG_UAPI_FD") < 0 && env_fd("WG_TUN_FD") < 0) {
 		early_fd = early_listen(o->iface);
 		if (early_fd < 0 && early_fd != -ENOENT)
@@ -610,6 +646,10 @@ static int run(const struct options *o)
 			logf_at(LOG_VERBOSE, "UAPI socket deleted, shutting down");
 			status = 0;
 			break;
+		case DEVICE_EXIT_UPGRADED:
+			logf_at(LOG_VERBOSE, "Handed over to a new vguard, shutting down");
+			status = 0;
+			break;
 		case DEVICE_EXIT_LINK_GONE:
 			logf_at(LOG_VERBOSE, "Interface deleted, shutting down");
 			status = 0;
@@ -641,6 +681,6 @@ int main(int argc, char **argv)
 	}
 	fg = getenv("WG_PROCESS_FOREGROUND");
 	if (!o.foreground && !(fg && !strcmp(fg, "1")))
-		return daemonize(&o, argv);
+		return o.upgrade ? vguard_upgrade_spawn(argv, o.iface) : daemonize(&o, argv);
 	return run(&o);
 }

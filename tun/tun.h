@@ -204,6 +204,10 @@ int tun_open(struct tun **out, const char *name, const struct tun_options *opts)
  * are attached by name only if it has IFF_MULTI_QUEUE.
  */
 int tun_open_fd(struct tun **out, int fd, const struct tun_options *opts);
+/* Every queue of a running interface, as a live upgrade hands them over
+ * (README.md, "Live upgrade"): n attached queue fds, the MTU kept.  On
+ * failure the caller keeps its fds. */
+int tun_open_fds(struct tun **out, const int *fds, unsigned int n, const struct tun_options *opts);
 
 /*
  * One read from queue q, split into plain IP packets: packet i at

@@ -191,6 +191,8 @@ static int finish_open(struct tun *t, const struct tun_options *o, short flags)
 	int ret;
 
 	for (i = 1; i < t->nqueues; i++) {
+		if (t->q[i].fd >= 0)
+			continue;	/* handed over (tun_open_fds) */
 		ret = open_queue(t->name, flags);
 		if (ret < 0)
 			return ret;
@@ -338,6 +340,52 @@ int tun_open_fd(struct tun **out, int fd, const struct tun_options *opts)
 						 IFF_VNET_HDR | IFF_MULTI_QUEUE));
 	if (ret < 0) {
 		t->q[0].fd = -1;	/* on failure the caller keeps its fd */
+		linux_destroy(t);
+		return ret;
+	}
+	*out = t;
+	return 0;
+}
+
+int tun_open_fds(struct tun **out, const int *fds, unsigned int n, const struct tun_options *opts)
+{
+	struct ifreq ifr = { 0 };
+	struct tun_options o;
+	unsigned int i;
+	struct tun *t;
+	int ret, fl;
+
+	if (!n || n > TUN_MAX_QUEUES)
+		return -EINVAL;
+	if (opts)
+		o = *opts;
+	else
+		tun_options_init(&o);
+	o.queues = n;
+	o.keep_mtu = true;
+	if (ioctl(fds[0], TUNGETIFF, &ifr) < 0)
+		return -errno;
+	if (!(ifr.ifr_flags & IFF_TUN) || !(ifr.ifr_flags & IFF_NO_PI) ||
+	    (n > 1 && !(ifr.ifr_flags & IFF_MULTI_QUEUE)))
+		return -EINVAL;
+	for (i = 0; i < n; i++) {
+		fl = fcntl(fds[i], F_GETFL);
+		if (fl < 0 || fcntl(fds[i], F_SETFL, fl | O_NONBLOCK) < 0 ||
+		    fcntl(fds[i], F_SETFD, FD_CLOEXEC) < 0)
+			return -errno;
+	}
+	t = alloc_linux(&o);
+	if (!t)
+		return -ENOMEM;
+	memcpy(t->name, ifr.ifr_name, IFNAMSIZ);
+	t->name[IFNAMSIZ - 1] = '\0';
+	for (i = 0; i < n; i++)
+		t->q[i].fd = fds[i];
+	ret = finish_open(t, &o, ifr.ifr_flags & (IFF_TUN | IFF_NO_PI |
+						 IFF_VNET_HDR | IFF_MULTI_QUEUE));
+	if (ret < 0) {
+		for (i = 0; i < n; i++)
+			t->q[i].fd = -1;	/* the caller keeps its fds */
 		linux_destroy(t);
 		return ret;
 	}
