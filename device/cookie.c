@@ -61,6 +61,7 @@ void cookie_checker_set_key(struct cookie_checker *c,
 void cookie_checker_destroy(struct cookie_checker *c)
 {
 	crypto_wipe(c->secret, sizeof(c->secret));
+	crypto_wipe(c->prev_secret, sizeof(c->prev_secret));
 	crypto_wipe(c->mac1_key, sizeof(c->mac1_key));
 	crypto_wipe(c->encryption_key, sizeof(c->encryption_key));
 	pthread_mutex_destroy(&c->lock);
@@ -72,16 +73,42 @@ static bool expired(uint64_t birth, uint64_t age, uint64_t now)
 }
 
 /* Caller holds c->lock.  The secret only rotates when a cookie is made, as
- * in the kernel, so validation against an expired secret simply fails. */
+ * in the kernel, so validation against an expired secret simply fails; it
+ * rotates COOKIE_SECRET_GRACE early and the old one stays to take the
+ * cookies it made (cookie.h). */
 static void make_cookie(struct cookie_checker *c, uint8_t cookie[COOKIE_LEN],
 			const uint8_t *src, size_t srclen, uint64_t now)
 {
-	if (!c->have_secret || expired(c->secret_birth, COOKIE_SECRET_MAX_AGE, now)) {
+	if (!c->have_secret ||
+	    expired(c->secret_birth, COOKIE_SECRET_MAX_AGE - COOKIE_SECRET_GRACE, now)) {
+		memcpy(c->prev_secret, c->secret, sizeof(c->secret));
+		c->prev_birth = c->secret_birth;
+		c->have_prev = c->have_secret;
 		crypto_random(c->secret, sizeof(c->secret));
 		c->secret_birth = now;
 		c->have_secret = true;
 	}
 	blake2s(cookie, COOKIE_LEN, src, srclen, c->secret, sizeof(c->secret));
+}
+
+/* Caller holds c->lock.  Whether msg's MAC2 comes from the cookie that
+ * secret (unless absent or expired) makes for src. */
+static bool mac2_from(const uint8_t secret[NOISE_HASH_LEN], bool have, uint64_t birth,
+		      const uint8_t *msg, size_t len, const uint8_t *src, size_t srclen,
+		      uint64_t now)
+{
+	const struct message_macs *macs =
+		(const struct message_macs *)(msg + len - sizeof(*macs));
+	uint8_t computed[COOKIE_LEN], cookie[COOKIE_LEN];
+	bool ok;
+
+	if (!have || expired(birth, COOKIE_SECRET_MAX_AGE, now))
+		return false;
+	blake2s(cookie, COOKIE_LEN, src, srclen, secret, NOISE_HASH_LEN);
+	compute_mac2(computed, msg, len, cookie);
+	ok = crypto_equal(computed, macs->mac2, COOKIE_LEN);
+	crypto_wipe(cookie, sizeof(cookie));
+	return ok;
 }
 
 enum cookie_mac_state cookie_validate(struct cookie_checker *c,
@@ -90,7 +117,7 @@ enum cookie_mac_state cookie_validate(struct cookie_checker *c,
 				      bool check_cookie, uint64_t now)
 {
 	const struct message_macs *macs;
-	uint8_t computed[COOKIE_LEN], cookie[COOKIE_LEN];
+	uint8_t computed[COOKIE_LEN];
 	enum cookie_mac_state ret = COOKIE_INVALID_MAC;
 
 	if (len < sizeof(struct message_macs) + sizeof(struct message_header))
@@ -101,16 +128,13 @@ enum cookie_mac_state cookie_validate(struct cookie_checker *c,
 	if (!crypto_equal(computed, macs->mac1, COOKIE_LEN))
 		goto out;
 	ret = COOKIE_VALID_MAC_BUT_NO_COOKIE;
-	if (!check_cookie || !c->have_secret ||
-	    expired(c->secret_birth, COOKIE_SECRET_MAX_AGE, now))
+	if (!check_cookie)
 		goto out;
-	blake2s(cookie, COOKIE_LEN, src, srclen, c->secret, sizeof(c->secret));
-	compute_mac2(computed, msg, len, cookie);
-	if (crypto_equal(computed, macs->mac2, COOKIE_LEN))
+	if (mac2_from(c->secret, c->have_secret, c->secret_birth, msg, len, src, srclen, now) ||
+	    mac2_from(c->prev_secret, c->have_prev, c->prev_birth, msg, len, src, srclen, now))
 		ret = COOKIE_VALID_MAC_WITH_COOKIE;
 out:
 	pthread_mutex_unlock(&c->lock);
-	crypto_wipe(cookie, sizeof(cookie));
 	return ret;
 }
 

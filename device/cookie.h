@@ -4,8 +4,13 @@
  *
  * A device has one cookie_checker (keyed by our public key): it checks
  * MAC1 on every handshake message, checks MAC2 when under load, and makes
- * cookie replies.  Its cookie secret is regenerated lazily once older than
- * 120 s, so a MAC2 made from a stale cookie fails.
+ * cookie replies.  Its cookie secret is regenerated lazily when a cookie is
+ * made, and a MAC2 from a secret older than 120 s fails.
+ *
+ * A secret makes cookies until COOKIE_SECRET_GRACE before it expires and
+ * takes them until it expires, so a cookie handed out is good for the
+ * retry it is meant for (REKEY_TIMEOUT plus jitter later, plus the way
+ * there and back on a busy host), whenever it falls in the secret's life.
  *
  * Each peer has one cookie_generator (keyed by the peer's public key): it
  * stamps MAC1 (and MAC2 while it holds a cookie younger than 120 s) on the
@@ -31,6 +36,11 @@ struct cookie_checker {
 	uint8_t secret[NOISE_HASH_LEN];
 	uint64_t secret_birth;
 	bool have_secret;
+	/* The secret before, still taking the cookies it made until it is
+	 * COOKIE_SECRET_MAX_AGE old. */
+	uint8_t prev_secret[NOISE_HASH_LEN];
+	uint64_t prev_birth;
+	bool have_prev;
 	uint8_t mac1_key[NOISE_SYMMETRIC_KEY_LEN];
 	uint8_t encryption_key[NOISE_SYMMETRIC_KEY_LEN];
 	uint64_t last_under_load;
@@ -53,6 +63,8 @@ enum cookie_mac_state {
 	COOKIE_VALID_MAC_BUT_NO_COOKIE,
 	COOKIE_VALID_MAC_WITH_COOKIE,
 };
+
+#define COOKIE_SECRET_GRACE (10 * WG_NSEC_PER_SEC)
 
 #define COOKIE_SRC_MAX 18	/* 16 address bytes + 2 port bytes */
 

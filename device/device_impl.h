@@ -280,8 +280,8 @@ bool dev_local_source(struct device *d, const uint8_t *src4);
 /* handshake.c: the handshake thread */
 int dev_hs_start(struct device *d);
 void dev_hs_stop(struct device *d);
-/* 0, or -ENOSPC when the queue is full (counted by the caller). */
-int dev_hs_enqueue(struct device *d, const struct hs_item *it);
+/* A handshake message a worker received: checked, answered or queued. */
+void dev_hs_receive(struct worker *w, const struct vg_rx_pkt *pk, uint64_t now);
 /* Without the handshake thread (tests, fuzzers): the queue, handled here. */
 void dev_hs_run_queued(struct device *d);
 

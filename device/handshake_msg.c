@@ -213,16 +213,21 @@ static size_t expected_len(uint32_t type)
 	}
 }
 
-int wg_proto_handle_handshake(struct wg_proto *p, const uint8_t *msg, size_t len,
-			      const struct vg_endpoint *src, bool under_load,
-			      uint64_t now, struct wg_action *act)
+/*
+ * Everything before the Diffie-Hellman work: length, type, MAC1, a cookie
+ * reply consumed, and under load MAC2 (without it: a cookie reply into
+ * act) and the per-source rate limit.  0: dealt with, 1: an initiation or
+ * response for handle_checked(), -errno: dropped (and counted).
+ */
+static int precheck(struct wg_proto *p, const uint8_t *msg, size_t len,
+		    const struct vg_endpoint *src, bool under_load, uint64_t now,
+		    struct wg_action *act)
 {
 	uint8_t key[COOKIE_SRC_MAX];
 	enum cookie_mac_state mac;
 	uint32_t type, sender;
 	size_t keylen;
 
-	wg_act_reset(act, NULL);
 	if (len < sizeof(struct message_header)) {
 		wg_proto_count(p, WG_CNT_BAD_LENGTH);
 		return -EINVAL;
@@ -259,7 +264,47 @@ int wg_proto_handle_handshake(struct wg_proto *p, const uint8_t *msg, size_t len
 		wg_proto_count(p, WG_CNT_RATELIMITED);
 		return -EBUSY;
 	}
-	if (type == MESSAGE_HANDSHAKE_INITIATION)
+	return 1;
+}
+
+static int handle_checked(struct wg_proto *p, const uint8_t *msg, size_t len,
+			  const struct vg_endpoint *src, uint64_t now, struct wg_action *act)
+{
+	uint32_t type;
+
+	memcpy(&type, msg, sizeof(type));
+	if (le32toh(type) == MESSAGE_HANDSHAKE_INITIATION && len == MESSAGE_INITIATION_LEN)
 		return handle_initiation(p, msg, src, now, act);
-	return handle_response(p, msg, src, now, act);
+	if (le32toh(type) == MESSAGE_HANDSHAKE_RESPONSE && len == MESSAGE_RESPONSE_LEN)
+		return handle_response(p, msg, src, now, act);
+	wg_proto_count(p, WG_CNT_BAD_TYPE);
+	return -EINVAL;
+}
+
+int wg_proto_precheck_handshake(struct wg_proto *p, const uint8_t *msg, size_t len,
+				const struct vg_endpoint *src, bool under_load,
+				uint64_t now, struct wg_action *act)
+{
+	wg_act_reset(act, NULL);
+	return precheck(p, msg, len, src, under_load, now, act);
+}
+
+int wg_proto_handle_checked(struct wg_proto *p, const uint8_t *msg, size_t len,
+			    const struct vg_endpoint *src, uint64_t now, struct wg_action *act)
+{
+	wg_act_reset(act, NULL);
+	return handle_checked(p, msg, len, src, now, act);
+}
+
+int wg_proto_handle_handshake(struct wg_proto *p, const uint8_t *msg, size_t len,
+			      const struct vg_endpoint *src, bool under_load,
+			      uint64_t now, struct wg_action *act)
+{
+	int ret;
+
+	wg_act_reset(act, NULL);
+	ret = precheck(p, msg, len, src, under_load, now, act);
+	if (ret <= 0)
+		return ret;
+	return handle_checked(p, msg, len, src, now, act);
 }

@@ -16,6 +16,8 @@
  *   handshake thread, per received message of type 1, 2 or 3:
  *              under_load = cookie_checker_under_load(&p->cookie, qlen, now);
  *              wg_proto_handle_handshake(p, msg, len, &src, under_load, now, &act);
+ *              (or wg_proto_precheck_handshake() on the receiving thread
+ *              and wg_proto_handle_checked() for what it passes on);
  *              if (act.flags & WG_ACT_SEND_MSG) send act.msg back to src
  *                      (a response or a cookie reply);
  *              if (act.flags & WG_ACT_SEND_STAGED) send act.peer's staged
@@ -231,6 +233,20 @@ unsigned int wg_peer_staged_count(struct wg_peer *peer);
 int wg_proto_handle_handshake(struct wg_proto *p, const uint8_t *msg, size_t len,
 			      const struct vg_endpoint *src, bool under_load,
 			      uint64_t now, struct wg_action *act);
+/*
+ * The same in two steps, for a receiving thread that hands the expensive
+ * part to another.  precheck does everything that costs no Diffie-Hellman
+ * (length, type, MACs, cookie replies received, and under load a cookie
+ * reply into act or the per-source rate limit): 0 when it dealt with the
+ * message, 1 when the message must go on to wg_proto_handle_checked(),
+ * -errno when it was dropped.  Each message is counted once, by the step
+ * that decides its fate.
+ */
+int wg_proto_precheck_handshake(struct wg_proto *p, const uint8_t *msg, size_t len,
+				const struct vg_endpoint *src, bool under_load,
+				uint64_t now, struct wg_action *act);
+int wg_proto_handle_checked(struct wg_proto *p, const uint8_t *msg, size_t len,
+			    const struct vg_endpoint *src, uint64_t now, struct wg_action *act);
 /* Ask for a handshake (no session, or data waiting): an initiation unless
  * one was sent less than REKEY_TIMEOUT ago.  0 or -errno. */
 int wg_peer_want_handshake(struct wg_peer *peer, uint64_t now, struct wg_action *act);

@@ -104,23 +104,6 @@ static void rx_data(struct worker *w, unsigned int k, struct rx_run *run, uint64
 	w->w_n++;
 }
 
-static void rx_handshake(struct worker *w, unsigned int k)
-{
-	struct vg_rx_pkt *pk = &w->rx_pkts[k];
-	struct hs_item it;
-
-	if (pk->len > sizeof(it.msg)) {
-		cnt_add(&w->cnt.d[DC_drop_malformed], 1);
-		return;
-	}
-	it.src = pk->ep;
-	it.worker = w->id;
-	it.len = (uint16_t)pk->len;
-	memcpy(it.msg, pk->data, pk->len);
-	if (dev_hs_enqueue(w->dev, &it))
-		cnt_add(&w->cnt.p[PC_drop_queue_full], 1);
-}
-
 static void rx_flush_tun(struct worker *w)
 {
 	if (!w->w_n)
@@ -163,7 +146,7 @@ int dev_recv_batch(struct worker *w, int family, uint64_t now)
 		case MESSAGE_HANDSHAKE_INITIATION:
 		case MESSAGE_HANDSHAKE_RESPONSE:
 		case MESSAGE_HANDSHAKE_COOKIE:
-			rx_handshake(w, k);
+			dev_hs_receive(w, &w->rx_pkts[k], now);
 			break;
 		default:
 			cnt_add(&w->cnt.d[DC_drop_malformed], 1);

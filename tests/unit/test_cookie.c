@@ -166,6 +166,38 @@ START_TEST(secret_rotates_every_120s)
 }
 END_TEST
 
+/*
+ * A cookie handed out late in its secret's life still counts at the retry
+ * it is for, REKEY_TIMEOUT plus jitter later, across a rotation another
+ * reply causes in between; and one made just before an early rotation
+ * keeps counting on the previous secret.
+ */
+START_TEST(cookie_outlives_rotation)
+{
+	struct message_handshake_cookie reply;
+	const uint64_t retry = REKEY_TIMEOUT + REKEY_TIMEOUT_JITTER_MAX_MS * 1000000ULL;
+	uint64_t t0 = 5000 * SEC, t;
+
+	cookie_create_reply(&checker, &reply, msg, sizeof(msg), 1, other_src, 6, t0);
+	for (t = t0 + 100 * SEC; t <= t0 + 119 * SEC; t += SEC) {
+		cookie_checker_destroy(&checker);
+		cookie_checker_init(&checker);
+		cookie_checker_set_key(&checker, pub);
+		cookie_create_reply(&checker, &reply, msg, sizeof(msg), 1, other_src, 6, t0);
+		cookie_add_macs(&gen, msg, sizeof(msg), t);
+		cookie_create_reply(&checker, &reply, msg, sizeof(msg), 1, src, 6, t);
+		ck_assert_int_eq(cookie_consume_reply(&gen, &reply, t), 0);
+		/* Someone else's cookie a second later. */
+		cookie_create_reply(&checker, &reply, msg, sizeof(msg), 1, other_src, 6, t + SEC);
+		cookie_add_macs(&gen, msg, sizeof(msg), t + retry);
+		ck_assert_msg(cookie_validate(&checker, msg, sizeof(msg), src, 6, true, t + retry) ==
+				      COOKIE_VALID_MAC_WITH_COOKIE,
+			      "a cookie made at %llu s fails its retry",
+			      (unsigned long long)((t - t0) / SEC));
+	}
+}
+END_TEST
+
 START_TEST(under_load)
 {
 	uint64_t t0 = 77 * SEC;
@@ -201,6 +233,7 @@ static Suite *cookie_suite(void)
 	tcase_add_test(tc, cookie_reply_tampered);
 	tcase_add_test(tc, no_mac1_sent);
 	tcase_add_test(tc, secret_rotates_every_120s);
+	tcase_add_test(tc, cookie_outlives_rotation);
 	tcase_add_test(tc, under_load);
 	tcase_add_test(tc, no_key_no_mac);
 	suite_add_tcase(su, tc);
