@@ -23,9 +23,15 @@ size_t vg_sticky_build(const struct vg_endpoint *ep, void *ctl, size_t len)
 {
 	if (!ep->has_src)
 		return 0;
+	/*
+	 * The source address only: an interface index would make the kernel
+	 * send out of that interface even where the routing table says
+	 * blackhole, unreachable or another interface (as the kernel module
+	 * and wireguard-go do not).  A link-local IPv6 source needs its
+	 * interface to mean anything.
+	 */
 	if (vg_endpoint_family(ep) == AF_INET) {
 		struct in_pktinfo pi = {
-			.ipi_ifindex = (int)ep->src_ifindex,
 			.ipi_spec_dst = ep->src.in4,
 		};
 
@@ -34,8 +40,10 @@ size_t vg_sticky_build(const struct vg_endpoint *ep, void *ctl, size_t len)
 	if (vg_endpoint_family(ep) == AF_INET6) {
 		struct in6_pktinfo pi = {
 			.ipi6_addr = ep->src.in6,
-			.ipi6_ifindex = ep->src_ifindex,
 		};
+
+		if (IN6_IS_ADDR_LINKLOCAL(&ep->src.in6))
+			pi.ipi6_ifindex = ep->src_ifindex;
 
 		return vg_cmsg_put(ctl, len, IPPROTO_IPV6, IPV6_PKTINFO, &pi, sizeof(pi));
 	}

@@ -24,8 +24,9 @@
 /* Control bytes vg_sticky_build() needs at most (CMSG_SPACE of in6_pktinfo). */
 size_t vg_sticky_cmsg_space(void);
 
-/* Writes ep's sticky source as one IP_PKTINFO (ipi_spec_dst + ipi_ifindex)
- * or IPV6_PKTINFO (ipi6_addr + ipi6_ifindex) control message at ctl.
+/* Writes ep's sticky source as one IP_PKTINFO (ipi_spec_dst) or
+ * IPV6_PKTINFO (ipi6_addr, and ipi6_ifindex for a link-local one) control
+ * message at ctl: the routing table still decides the way out.
  * Returns the bytes used (CMSG_SPACE), or 0 when there is nothing to say
  * (no source, or a family mismatch) or it does not fit in len. */
 size_t vg_sticky_build(const struct vg_endpoint *ep, void *ctl, size_t len);

@@ -11,6 +11,7 @@
 #include "device/crypto.h"
 #include "device/peer.h"
 #include "device/proto_impl.h"
+#include "device/timers.h"
 
 void wg_peer_sent_data(struct wg_peer *peer, bool keepalive, uint64_t now,
 		       struct wg_action *act)
@@ -28,7 +29,7 @@ void wg_peer_sent_data(struct wg_peer *peer, bool keepalive, uint64_t now,
 	rekey = cur && atomic_load(&cur->valid) &&
 		(atomic_load(&cur->send_counter) > REKEY_AFTER_MESSAGES ||
 		 (cur->i_am_the_initiator &&
-		  wg_expired(cur->birthdate, REKEY_AFTER_TIME, now)));
+		  wg_expired(cur->birthdate, wg_timers_rekey_after_time, now)));
 	noise_keypair_put(cur);
 	if (rekey)
 		wg_peer_send_initiation_locked(peer, now, false, act);
@@ -54,7 +55,8 @@ void wg_peer_received_data(struct wg_peer *peer, struct noise_keypair *kp,
 	rekey = cur && atomic_load(&cur->valid) && cur->i_am_the_initiator &&
 		!peer->timers.sent_lastminute_handshake &&
 		wg_expired(cur->birthdate,
-			REJECT_AFTER_TIME - KEEPALIVE_TIMEOUT - REKEY_TIMEOUT, now);
+			wg_timers_reject_after_time - KEEPALIVE_TIMEOUT - REKEY_TIMEOUT,
+			now);
 	noise_keypair_put(cur);
 	if (rekey) {
 		peer->timers.sent_lastminute_handshake = true;

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "device/noise.h"
+#include "device/timers.h"
 
 static const char construction[] = "Noise_IKpsk2_25519_ChaChaPoly_BLAKE2s";
 static const char identifier[] = "WireGuard v1 zx2c4 Jason@zx2c4.com";
@@ -186,7 +187,7 @@ int noise_keypair_reserve(struct noise_keypair *kp, uint64_t now, unsigned int n
 {
 	uint64_t c;
 
-	if (!atomic_load(&kp->valid) || expired(kp->birthdate, REJECT_AFTER_TIME, now))
+	if (!atomic_load(&kp->valid) || expired(kp->birthdate, wg_timers_reject_after_time, now))
 		return -ENOKEY;
 	c = atomic_fetch_add(&kp->send_counter, n);
 	if (c >= REJECT_AFTER_MESSAGES || REJECT_AFTER_MESSAGES - c < n) {
@@ -202,7 +203,7 @@ bool noise_keypair_receive_ok(const struct noise_keypair *kp, uint64_t counter,
 			      uint64_t now)
 {
 	return atomic_load(&kp->valid) && counter < REJECT_AFTER_MESSAGES &&
-	       !expired(kp->birthdate, REJECT_AFTER_TIME, now);
+	       !expired(kp->birthdate, wg_timers_reject_after_time, now);
 }
 
 int noise_keypair_replay(struct noise_keypair *kp, uint64_t counter)

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 #include "config.h"
 
+#include <errno.h>
+
 #include "device/peer.h"
 #include "device/proto_impl.h"
 #include "device/timers.h"
@@ -9,6 +11,19 @@
 static uint64_t jitter(void)
 {
 	return (uint64_t)(crypto_random_u32() % REKEY_TIMEOUT_JITTER_MAX_MS) * 1000000ULL;
+}
+
+uint64_t wg_timers_rekey_after_time = REKEY_AFTER_TIME;
+uint64_t wg_timers_reject_after_time = REJECT_AFTER_TIME;
+
+int wg_timers_set_lifetimes(uint64_t rekey_after, uint64_t reject_after)
+{
+	if (!rekey_after || reject_after > REJECT_AFTER_TIME ||
+	    reject_after <= rekey_after + KEEPALIVE_TIMEOUT + REKEY_TIMEOUT)
+		return -EINVAL;
+	wg_timers_rekey_after_time = rekey_after;
+	wg_timers_reject_after_time = reject_after;
+	return 0;
 }
 
 void wg_timers_init(struct wg_timers *t)
@@ -91,7 +106,7 @@ static void expired_retransmit(struct wg_peer *peer, uint64_t now,
 		t->send_keepalive = WG_TIMER_OFF;
 		wg_peer_staged_flush_locked(peer);
 		if (t->zero_key_material == WG_TIMER_OFF)
-			wg_timers_arm(peer, &t->zero_key_material, now + REJECT_AFTER_TIME * 3);
+			wg_timers_arm(peer, &t->zero_key_material, now + wg_timers_reject_after_time * 3);
 		return;
 	}
 	++t->handshake_attempts;
@@ -175,7 +190,7 @@ void wg_timers_on_handshake_complete(struct wg_peer *peer)
 
 void wg_timers_on_session_derived(struct wg_peer *peer, uint64_t now)
 {
-	wg_timers_arm(peer, &peer->timers.zero_key_material, now + REJECT_AFTER_TIME * 3);
+	wg_timers_arm(peer, &peer->timers.zero_key_material, now + wg_timers_reject_after_time * 3);
 }
 
 void wg_timers_on_any_authenticated_packet_traversal(struct wg_peer *peer, uint64_t now)

@@ -42,6 +42,19 @@ struct wg_timers {
 	unsigned int handshake_attempts;
 };
 
+/*
+ * The session lifetimes: REKEY_AFTER_TIME and REJECT_AFTER_TIME (ns), the
+ * same for every device of the process.  Only a test shortens them
+ * (vguard's hidden --test-timers option, README "Soak"), before any device
+ * exists; production never writes them.
+ */
+extern uint64_t wg_timers_rekey_after_time;
+extern uint64_t wg_timers_reject_after_time;
+/* 0, or -EINVAL unless 0 < rekey_after, rekey_after + 15 s < reject_after
+ * (the last-minute handshake comes after the rekey, as with the defaults)
+ * and reject_after <= REJECT_AFTER_TIME. */
+int wg_timers_set_lifetimes(uint64_t rekey_after, uint64_t reject_after);
+
 void wg_timers_init(struct wg_timers *t);
 /* Earliest armed deadline, or WG_TIMER_OFF. */
 uint64_t wg_timers_next_deadline(struct wg_peer *peer);

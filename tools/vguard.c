@@ -29,8 +29,10 @@
 
 #include "device/uapi.h"
 #include "device/device.h"
-#include "tools/vguard_upgrade.h"
+#include "device/messages.h"
+#include "device/timers.h"
 #include "tun/tun.h"
+#include "tools/vguard_upgrade.h"
 
 #define EXIT_SETUP_FAILED 1
 #define EXIT_USAGE 2
@@ -155,6 +157,27 @@ static unsigned int parse_queues(const char *s)
 	return (unsigned int)n;
 }
 
+/*
+ * --test-timers=REKEY[,REJECT]: session lifetimes in seconds (REJECT
+ * defaults to REKEY + 60, the defaults' margin), so a soak test sees many
+ * rekeys in minutes.  Hidden from --help: for tests only (README "Soak").
+ */
+static void parse_test_timers(const char *s)
+{
+	unsigned long rekey, reject;
+	char *end;
+
+	errno = 0;
+	rekey = strtoul(s, &end, 10);
+	reject = rekey + 60;
+	if (!errno && *end == ',')
+		reject = strtoul(end + 1, &end, 10);
+	if (errno || end == s || *end || rekey > 180 || reject > 180 ||
+	    wg_timers_set_lifetimes(rekey * WG_NSEC_PER_SEC, reject * WG_NSEC_PER_SEC))
+		bad_usage("--test-timers wants REKEY[,REJECT] seconds, 0 < REKEY, "
+			  "REKEY + 15 < REJECT <= 180, not '%s'", s);
+}
+
 static bool *flag_for(struct options *o, const char *arg)
 {
 	static const struct { const char *name; size_t off; } flags[] = {
@@ -202,6 +225,8 @@ static void parse_args(struct options *o, int argc, char **argv)
 			o->upgrade = true;
 		} else if (!strcmp(a, "--upgrade-test-version") && i + 1 < argc) {
 			o->upgrade_version = (uint32_t)strtoul(argv[++i], NULL, 10);
+		} else if (!strncmp(a, "--test-timers=", 14)) {
+			parse_test_timers(a + 14);
 		} else if ((flag = flag_for(o, a))) {
 			*flag = true;
 		} else if (!strcmp(a, "--")) {

@@ -73,7 +73,7 @@ START_TEST(build_v4)
 	ck_assert_uint_eq(cm->cmsg_len, CMSG_LEN(sizeof(struct in_pktinfo)));
 	memcpy(&got, CMSG_DATA(cm), sizeof(got));
 	ck_assert_uint_eq(got.ipi_spec_dst.s_addr, htonl(INADDR_LOOPBACK));
-	ck_assert_int_eq(got.ipi_ifindex, 5);
+	ck_assert_int_eq(got.ipi_ifindex, 0);	/* the routes decide */
 	ck_assert_uint_eq(got.ipi_addr.s_addr, 0);
 }
 END_TEST
@@ -96,6 +96,12 @@ START_TEST(build_v6)
 	ck_assert_uint_eq(cm->cmsg_len, CMSG_LEN(sizeof(struct in6_pktinfo)));
 	memcpy(&got, CMSG_DATA(cm), sizeof(got));
 	ck_assert_mem_eq(&got.ipi6_addr, &in6addr_loopback, 16);
+	ck_assert_uint_eq(got.ipi6_ifindex, 0);	/* the routes decide */
+	/* A link-local source means nothing without its interface. */
+	inet_pton(AF_INET6, "fe80::1", &ep.src.in6);
+	ck_assert_uint_eq(vg_sticky_build(&ep, c.buf, sizeof(c.buf)),
+			  CMSG_SPACE(sizeof(struct in6_pktinfo)));
+	memcpy(&got, CMSG_DATA(cm), sizeof(got));
 	ck_assert_uint_eq(got.ipi6_ifindex, 5);
 }
 END_TEST

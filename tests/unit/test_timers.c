@@ -3,6 +3,7 @@
 #include "config.h"
 
 #include <check.h>
+#include <errno.h>
 
 #include "device/proto_sim.h"
 #include "tests/unit/testutil.h"
@@ -24,6 +25,7 @@ static void setup(void)
 static void teardown(void)
 {
 	sim_destroy(&s);
+	wg_timers_set_lifetimes(REKEY_AFTER_TIME, REJECT_AFTER_TIME);
 }
 
 static unsigned int tick(uint64_t now, struct wg_action *act)
@@ -233,6 +235,29 @@ START_TEST(receive_side_lastminute_rekey)
 }
 END_TEST
 
+/* A test may shorten the session lifetimes (vguard --test-timers): the
+ * initiator rekeys on its first send past the shorter REKEY_AFTER_TIME.
+ * Nonsense is refused and changes nothing. */
+START_TEST(shortened_lifetimes)
+{
+	ck_assert_int_eq(wg_timers_set_lifetimes(0, 80 * SEC), -EINVAL);
+	ck_assert_int_eq(wg_timers_set_lifetimes(10 * SEC, 25 * SEC), -EINVAL);
+	ck_assert_int_eq(wg_timers_set_lifetimes(10 * SEC, REJECT_AFTER_TIME + 1), -EINVAL);
+	ck_assert_uint_eq(wg_timers_rekey_after_time, REKEY_AFTER_TIME);
+	ck_assert_uint_eq(wg_timers_reject_after_time, REJECT_AFTER_TIME);
+	ck_assert_int_eq(wg_timers_set_lifetimes(10 * SEC, 70 * SEC), 0);
+	sim_send(&s.a, "x", 1);
+	sim_send(&s.b, "y", 1);
+	ck_assert_uint_eq(s.a.sent[MESSAGE_HANDSHAKE_INITIATION], 1);
+	s.now += 9 * SEC;
+	sim_send(&s.a, "x", 1);
+	ck_assert_uint_eq(s.a.sent[MESSAGE_HANDSHAKE_INITIATION], 1);
+	s.now += 2 * SEC;
+	sim_send(&s.a, "x", 1);
+	ck_assert_uint_eq(s.a.sent[MESSAGE_HANDSHAKE_INITIATION], 2);
+}
+END_TEST
+
 static Suite *timers_suite(void)
 {
 	Suite *su = suite_create("timers");
@@ -250,6 +275,7 @@ static Suite *timers_suite(void)
 	tcase_add_test(tc, jitter_spread);
 	tcase_add_test(tc, receive_side_lastminute_rekey);
 	tcase_add_test(tc, timers_due_lower_bound);
+	tcase_add_test(tc, shortened_lifetimes);
 	suite_add_tcase(su, tc);
 	return su;
 }
