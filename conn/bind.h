@@ -55,10 +55,12 @@
 /*
  * Default SO_RCVBUF: what waits here waits for the worker, and a TCP flow
  * through the tunnel fills whatever it is given (its window is sized by
- * ACKs, not by this queue); the kernel doubles it, about 1.5 ms of one
- * worker's opening rate.  README.md, "Latency under load".
+ * ACKs, not by this queue).  The kernel doubles it: about 3 ms of one
+ * worker's opening rate here.  Half of it halves that again but costs
+ * the flow three times the retransmissions; README.md, "Latency under
+ * load".
  */
-#define VG_BIND_RCVBUF		(256 << 10)
+#define VG_BIND_RCVBUF		(512 << 10)
 
 struct vg_bind;
 
