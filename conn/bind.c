@@ -28,6 +28,8 @@ void vg_bind_init(struct vg_bind *b, const struct vg_bind_ops *ops,
 		b->cfg.log_fault = b->cfg.log;
 	if (!b->cfg.sockbuf)
 		b->cfg.sockbuf = VG_BIND_SOCKBUF;
+	if (!b->cfg.rcvbuf)
+		b->cfg.rcvbuf = VG_BIND_RCVBUF;
 	for (i = 0; i < 4; i++)
 		b->reason[i] = VG_BIND_REASON_NO_SOCKET;
 }

@@ -52,6 +52,15 @@
 #define VG_UDP_MAX_DATAGRAM	65535
 /* Default SO_SNDBUF/SO_RCVBUF (the *FORCE variants are tried first). */
 #define VG_BIND_SOCKBUF		(7 << 20)
+/*
+ * Default SO_RCVBUF: what waits here waits for the worker, and a TCP flow
+ * through the tunnel fills whatever it is given (its window is sized by
+ * ACKs, not by this queue).  The kernel doubles it: about 3 ms of one
+ * worker's opening rate here.  Half of it halves that again but costs
+ * the flow three times the retransmissions; README.md, "Latency under
+ * load".
+ */
+#define VG_BIND_RCVBUF		(512 << 10)
 
 struct vg_bind;
 
@@ -64,7 +73,8 @@ struct vg_bind_config {
 	unsigned int queue;	/* this member's index, 0 .. queues-1 */
 	unsigned int queues;	/* group size; 0 or 1: no SO_REUSEPORT */
 	uint32_t fwmark;	/* SO_MARK; 0 = none */
-	int sockbuf;		/* SO_SNDBUF/SO_RCVBUF bytes; 0 = VG_BIND_SOCKBUF */
+	int sockbuf;		/* SO_SNDBUF bytes; 0 = VG_BIND_SOCKBUF */
+	int rcvbuf;		/* SO_RCVBUF bytes; 0 = VG_BIND_RCVBUF */
 	bool no_gso;		/* off switch: UDP_SEGMENT sends */
 	bool no_gro;		/* off switch: UDP_GRO receives */
 	bool no_ipv4;		/* do not open the IPv4 socket */

@@ -47,11 +47,12 @@ static int set_mark(struct vg_bind *b, int fd, uint32_t mark)
 
 static void set_bufs(struct vg_bind *b, int fd)
 {
-	int size = b->cfg.sockbuf;
+	int size = b->cfg.sockbuf, rsize = b->cfg.rcvbuf;
 
 	/* FORCE ignores rmem_max/wmem_max but needs CAP_NET_ADMIN. */
-	if (setint(fd, SOL_SOCKET, SO_RCVBUFFORCE, size) && setint(fd, SOL_SOCKET, SO_RCVBUF, size))
-		vg_bind_log_once(b, VG_LOG_SOCKBUF, "cannot set socket buffers to %d bytes", size);
+	if (setint(fd, SOL_SOCKET, SO_RCVBUFFORCE, rsize) &&
+	    setint(fd, SOL_SOCKET, SO_RCVBUF, rsize))
+		vg_bind_log_once(b, VG_LOG_SOCKBUF, "cannot set socket buffers to %d bytes", rsize);
 	if (setint(fd, SOL_SOCKET, SO_SNDBUFFORCE, size) && setint(fd, SOL_SOCKET, SO_SNDBUF, size))
 		vg_bind_log_once(b, VG_LOG_SOCKBUF, "cannot set socket buffers to %d bytes", size);
 }

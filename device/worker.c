@@ -20,8 +20,15 @@
 
 enum { EV_TUN, EV_BIND4, EV_BIND6, EV_MBOX, EV_WAKE };
 
-/* How many batches one fd may take before the others get a turn. */
-#define WORKER_BUDGET 8
+/*
+ * How many packets one fd may take before the others get a turn: about one
+ * full batch.  Counted in packets, not calls, because a TUN read brings one
+ * ACK or a 45-segment super-packet: a budget of calls let one direction run
+ * for up to eight full batches (a millisecond or more of sealing or
+ * opening) while the other direction's packets, and the ACKs that pace
+ * the flow, waited; README.md, "Latency under load", has the numbers.
+ */
+#define WORKER_BUDGET 128
 /* A read that keeps failing is tried again this much later (ns), not
  * spun on; a socket that polls readable this many times in a row without
  * anything to read is failing too (its errors are counted by the bind). */
@@ -246,10 +253,12 @@ void dev_worker_run_mbox(struct worker *w, uint64_t now)
 
 static void worker_tun(struct worker *w, uint64_t now)
 {
-	int i, r;
+	unsigned int got = 0;
+	int r;
 
-	for (i = 0; i < WORKER_BUDGET; i++) {
+	while (got < WORKER_BUDGET) {
 		r = dev_send_tun_batch(w, now);
+		got += r > 0 ? (unsigned int)r : 1;
 		if (r == -EAGAIN)
 			return;
 		if (r == -EBADFD || r == -EBADF) {
@@ -266,7 +275,7 @@ static void worker_tun(struct worker *w, uint64_t now)
 }
 
 /*
- * Up to a budget of batches from one socket.  A GRO batch may leave
+ * Up to a budget of packets from one socket.  A GRO batch may leave
  * datagrams in the bind's scratch when the budget runs out, and epoll
  * cannot see them: the family is then marked, and the loop comes back to
  * it without sleeping.
@@ -274,16 +283,18 @@ static void worker_tun(struct worker *w, uint64_t now)
 static void worker_udp(struct worker *w, int family, uint64_t now)
 {
 	unsigned int bit = family == AF_INET ? 1 : 2;
-	int i, r;
+	unsigned int got = 0;
+	int r;
 
 	w->udp_pending &= ~bit;
-	for (i = 0; i < WORKER_BUDGET; i++) {
+	while (got < WORKER_BUDGET) {
 		r = dev_recv_batch(w, family, now);
 		if (r > 0) {
 			w->udp_empty[bit - 1] = 0;
+			got += r;
 			continue;
 		}
-		if (!i && w->bind && ++w->udp_empty[bit - 1] >= EMPTY_WAKEUPS) {
+		if (!got && w->bind && ++w->udp_empty[bit - 1] >= EMPTY_WAKEUPS) {
 			w->udp_empty[bit - 1] = 0;
 			worker_rest(w, bit, vg_bind_fd(w->bind, family));
 		}
