@@ -215,8 +215,8 @@ static size_t expected_len(uint32_t type)
 
 /*
  * Everything before the Diffie-Hellman work: length, type, MAC1, a cookie
- * reply consumed, and under load MAC2 (without it: a cookie reply into
- * act) and the per-source rate limit.  0: dealt with, 1: an initiation or
+ * reply consumed, and under load the per-source rate limit and MAC2
+ * (without it: a cookie reply into act).  0: dealt with, 1: an initiation or
  * response for handle_checked(), -errno: dropped (and counted).
  */
 static int precheck(struct wg_proto *p, const uint8_t *msg, size_t len,
@@ -251,7 +251,21 @@ static int precheck(struct wg_proto *p, const uint8_t *msg, size_t len,
 		wg_proto_count(p, WG_CNT_BAD_MAC1);
 		return -EBADMSG;
 	}
-	if (under_load && mac == COOKIE_VALID_MAC_BUT_NO_COOKIE) {
+	if (!under_load)
+		return 1;
+	/*
+	 * Under load both a cookie reply and the Diffie-Hellman work come out
+	 * of the source's bucket: a flood with valid MAC1s from a few hundred
+	 * addresses earns a few thousand cookie replies a second, not one per
+	 * message (each is a seal and a send on the worker that also carries
+	 * the data), while a peer's own address still gets its reply and, a
+	 * REKEY_TIMEOUT later, its retry with MAC2 handled.
+	 */
+	if (p->ratelimit && !p->ratelimit(p->ratelimit_ctx, src, now)) {
+		wg_proto_count(p, WG_CNT_RATELIMITED);
+		return -EBUSY;
+	}
+	if (mac == COOKIE_VALID_MAC_BUT_NO_COOKIE) {
 		memcpy(&sender, msg + 4, sizeof(sender));
 		cookie_create_reply(&p->cookie, (void *)act->msg, msg, len, sender,
 				    key, keylen, now);
@@ -259,10 +273,6 @@ static int precheck(struct wg_proto *p, const uint8_t *msg, size_t len,
 		act->msg_len = MESSAGE_COOKIE_LEN;
 		wg_proto_count(p, WG_CNT_COOKIE_SENT);
 		return 0;
-	}
-	if (under_load && p->ratelimit && !p->ratelimit(p->ratelimit_ctx, src, now)) {
-		wg_proto_count(p, WG_CNT_RATELIMITED);
-		return -EBUSY;
 	}
 	return 1;
 }

@@ -59,8 +59,9 @@
  *
  * Load: the handshake thread computes
  * under_load = cookie_checker_under_load(&p->cookie, queue_depth, now)
- * per message; under load MAC2 is required (else a cookie reply is the
- * action) and p->ratelimit is asked per source.
+ * per message; under load p->ratelimit is asked per source (a message over
+ * the limit is dropped, cookie reply or not) and MAC2 is required (else a
+ * cookie reply is the action).
  *
  * Locking: proto->peers_lock guards the peer list; peer->lock guards the
  * handshake, timers and staged queue; peer->keypairs.lock the slots (held
