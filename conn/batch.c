@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include "config.h"
 
+#include <stdbool.h>
 #include <string.h>
 
 #include "conn/batch.h"
@@ -51,9 +52,10 @@ unsigned int vg_gso_plan(const struct iovec *pkts, unsigned int n, unsigned int 
 	return m;
 }
 
-unsigned int vg_gro_split(const uint8_t *buf, size_t len, size_t *off, int gso,
-			  const struct vg_endpoint *ep, struct vg_rx_pkt *pkts, unsigned int n,
-			  uint64_t *truncated)
+/* The pieces of one GRO buffer, copied into the slots or lent in place. */
+static unsigned int gro_pieces(const uint8_t *buf, size_t len, size_t *off, int gso,
+			       const struct vg_endpoint *ep, struct vg_rx_pkt *pkts,
+			       unsigned int n, uint64_t *truncated, bool lend)
 {
 	unsigned int filled = 0;
 
@@ -68,7 +70,10 @@ unsigned int vg_gro_split(const uint8_t *buf, size_t len, size_t *off, int gso,
 			*off += piece;
 			continue;
 		}
-		memcpy(p->data, buf + *off, piece);
+		if (lend)
+			p->data = (uint8_t *)buf + *off;
+		else
+			memcpy(p->data, buf + *off, piece);
 		p->len = (uint32_t)piece;
 		p->ep = *ep;
 		*off += piece;
@@ -77,28 +82,16 @@ unsigned int vg_gro_split(const uint8_t *buf, size_t len, size_t *off, int gso,
 	return filled;
 }
 
+unsigned int vg_gro_split(const uint8_t *buf, size_t len, size_t *off, int gso,
+			  const struct vg_endpoint *ep, struct vg_rx_pkt *pkts, unsigned int n,
+			  uint64_t *truncated)
+{
+	return gro_pieces(buf, len, off, gso, ep, pkts, n, truncated, false);
+}
+
 unsigned int vg_gro_lend(uint8_t *buf, size_t len, size_t *off, int gso,
 			 const struct vg_endpoint *ep, struct vg_rx_pkt *pkts, unsigned int n,
 			 uint64_t *truncated)
 {
-	unsigned int filled = 0;
-
-	while (*off < len && filled < n) {
-		size_t piece = len - *off;
-		struct vg_rx_pkt *p = &pkts[filled];
-
-		if (gso > 0 && piece > (size_t)gso)
-			piece = (size_t)gso;
-		if (piece > p->cap) {
-			(*truncated)++;
-			*off += piece;
-			continue;
-		}
-		p->data = buf + *off;
-		p->len = (uint32_t)piece;
-		p->ep = *ep;
-		*off += piece;
-		filled++;
-	}
-	return filled;
+	return gro_pieces(buf, len, off, gso, ep, pkts, n, truncated, true);
 }

@@ -53,14 +53,14 @@
 /* Default SO_SNDBUF/SO_RCVBUF (the *FORCE variants are tried first). */
 #define VG_BIND_SOCKBUF		(7 << 20)
 /*
- * Default SO_RCVBUF: what waits here waits for the worker, and a TCP flow
+ * Default SO_RCVBUF.  What waits here waits for the worker, and a TCP flow
  * through the tunnel fills whatever it is given (its window is sized by
- * ACKs, not by this queue).  The kernel doubles it: about 3 ms of one
- * worker's opening rate here.  Half of it halves that again but costs
- * the flow three times the retransmissions; README.md, "Latency under
- * load".
+ * ACKs, not by this queue): a smaller one bounds the delay a bulk flow
+ * adds to everything else to the same peer, at the price of the drops
+ * that bound it.  The default keeps throughput; vguard --udp-rcvbuf
+ * trades it for latency (README.md, "Latency under load").
  */
-#define VG_BIND_RCVBUF		(512 << 10)
+#define VG_BIND_RCVBUF		VG_BIND_SOCKBUF
 
 struct vg_bind;
 

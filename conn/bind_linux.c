@@ -283,20 +283,30 @@ static void install(struct linux_bind *lb, struct prepared *p)
 	lb->b.port = p->port;
 }
 
-int vg_bind_open(struct vg_bind **out, const struct vg_bind_config *cfg)
+/* A bind with no sockets yet and the user's off switches. */
+static struct linux_bind *linux_bind_new(const struct vg_bind_config *cfg)
 {
 	struct linux_bind *lb = calloc(1, sizeof(*lb));
-	struct prepared p;
-	int ret;
 
 	if (!lb)
-		return -ENOMEM;
+		return NULL;
 	vg_bind_init(&lb->b, &linux_ops, cfg);
 	lb->s[0].fd = lb->s[1].fd = -1;
 	if (cfg->no_gso)
 		lb->user_off |= VG_BIND_GSO;
 	if (cfg->no_gro)
 		lb->user_off |= VG_BIND_GRO;
+	return lb;
+}
+
+int vg_bind_open(struct vg_bind **out, const struct vg_bind_config *cfg)
+{
+	struct linux_bind *lb = linux_bind_new(cfg);
+	struct prepared p;
+	int ret;
+
+	if (!lb)
+		return -ENOMEM;
 	ret = open_pair(&lb->b, cfg->port, &p);
 	if (ret) {
 		free(lb);
@@ -323,15 +333,9 @@ int vg_bind_adopt(struct vg_bind **out, const struct vg_bind_config *cfg, int fd
 			return ret;
 		p.gso[i] = gso_supported(p.fd[i]);
 	}
-	lb = calloc(1, sizeof(*lb));
+	lb = linux_bind_new(cfg);
 	if (!lb)
 		return -ENOMEM;
-	vg_bind_init(&lb->b, &linux_ops, cfg);
-	lb->s[0].fd = lb->s[1].fd = -1;
-	if (cfg->no_gso)
-		lb->user_off |= VG_BIND_GSO;
-	if (cfg->no_gro)
-		lb->user_off |= VG_BIND_GRO;
 	install(lb, &p);
 	*out = &lb->b;
 	return 0;

@@ -120,6 +120,7 @@ void dev_bind_config(struct device *d, struct vg_bind_config *c, uint16_t port, 
 	c->fwmark = mark;
 	c->no_gso = d->opts.no_udp_gso;
 	c->no_gro = d->opts.no_udp_gro_rx;
+	c->rcvbuf = d->opts.udp_rcvbuf;
 	c->log = bind_log;
 	c->log_fault = bind_log_fault;
 	c->log_arg = d;

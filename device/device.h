@@ -47,6 +47,7 @@ struct device_options {
 	unsigned int queues;	/* 0: one per online CPU, at most DEVICE_MAX_QUEUES */
 	bool no_udp_gso;	/* never send with UDP_SEGMENT */
 	bool no_udp_gro_rx;	/* never receive with UDP_GRO */
+	int udp_rcvbuf;		/* the UDP sockets' SO_RCVBUF; 0: VG_BIND_RCVBUF */
 	int log_level;		/* enum device_log_level */
 	/* One line per message, no trailing newline; NULL: stderr. */
 	void (*log)(void *ctx, int level, const char *msg);

@@ -143,6 +143,7 @@ static void fill_device_stats(struct device *d, struct uapi_device_stats *s)
 	s->drop_replay += wg_proto_counter(&d->proto, WG_CNT_REPLAYED_DATA) +
 			  wg_proto_counter(&d->proto, WG_CNT_REPLAYED_INITIATION);
 	s->drop_unknown_index += wg_proto_counter(&d->proto, WG_CNT_UNKNOWN_INDEX);
+	s->drop_ratelimited += wg_proto_counter(&d->proto, WG_CNT_RATELIMITED);
 	s->drop_malformed += wg_proto_counter(&d->proto, WG_CNT_BAD_LENGTH) +
 			     wg_proto_counter(&d->proto, WG_CNT_BAD_TYPE) +
 			     wg_proto_counter(&d->proto, WG_CNT_EXPIRED_DATA);

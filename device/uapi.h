@@ -213,6 +213,7 @@ const char *uapi_offload_state_name(enum uapi_offload_state s);
 	X(udp_gso_messages) X(udp_gso_datagrams) \
 	X(udp_gro_rx_messages) X(udp_gro_rx_datagrams) \
 	X(drop_unknown_index) X(drop_no_peer) X(drop_malformed) X(drop_routing_loop) \
+	X(drop_ratelimited) \
 	X(drop_no_memory) X(udp_send_errors) X(udp_recv_errors) X(udp_socket_reopens) \
 	X(tun_read_errors) X(tun_write_errors) \
 	X(icmp_unreachable_sent)

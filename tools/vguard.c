@@ -43,6 +43,7 @@ struct options {
 	bool foreground;
 	unsigned int queues;
 	bool no_tso, no_uso, no_tcp_gro, no_udp_gro, no_udp_gso, no_udp_gro_rx;
+	int udp_rcvbuf;		/* 0: the default */
 	bool upgrade;
 	uint32_t upgrade_version;	/* tests: the state format announced */
 	const char *iface;
@@ -112,7 +113,7 @@ static void usage(FILE *f)
 {
 	fputs("Usage: vguard [-f|--foreground] [--queues N] [--no-tso] [--no-uso]\n"
 	      "              [--no-tcp-gro] [--no-udp-gro] [--no-udp-gso]\n"
-	      "              [--no-udp-gro-rx] [--upgrade] INTERFACE\n"
+	      "              [--no-udp-gro-rx] [--udp-rcvbuf BYTES] [--upgrade] INTERFACE\n"
 	      "       vguard --version | --help\n"
 	      "\n"
 	      "Options:\n"
@@ -124,6 +125,7 @@ static void usage(FILE *f)
 	      "  --no-udp-gro      no coalesced UDP writes to the TUN     (VGUARD_NO_UDP_GRO=1)\n"
 	      "  --no-udp-gso      no UDP_SEGMENT sends                   (VGUARD_NO_UDP_GSO=1)\n"
 	      "  --no-udp-gro-rx   no UDP_GRO receives                    (VGUARD_NO_UDP_GRO_RX=1)\n"
+	      "  --udp-rcvbuf N    UDP receive buffer, 64K..1G, default 7M (VGUARD_UDP_RCVBUF=N)\n"
 	      "  --upgrade         take INTERFACE over from the vguard running it\n"
 	      "\n"
 	      "Environment: LOG_LEVEL=verbose|debug|error|silent (default error),\n"
@@ -155,6 +157,28 @@ static unsigned int parse_queues(const char *s)
 		bad_usage("--queues wants a number from 1 to %d, not '%s'",
 			  DEVICE_MAX_QUEUES, s);
 	return (unsigned int)n;
+}
+
+/* BYTES, or with a K, M or G suffix (binary): 64 KiB to 1 GiB. */
+static int parse_rcvbuf(const char *what, const char *s)
+{
+	unsigned long long n;
+	unsigned int shift = 0;
+	char *end;
+
+	errno = 0;
+	n = strtoull(s, &end, 10);
+	if (end != s && end[0] && !end[1]) {
+		switch (*end) {
+		case 'K': case 'k': shift = 10; end++; break;
+		case 'M': case 'm': shift = 20; end++; break;
+		case 'G': case 'g': shift = 30; end++; break;
+		}
+	}
+	if (errno || end == s || *end || *s == '-' || n > (1ULL << 30) >> shift ||
+	    n << shift < (64 << 10))
+		bad_usage("%s wants a size from 64K to 1G, not '%s'", what, s);
+	return (int)(n << shift);
 }
 
 /*
@@ -225,6 +249,12 @@ static void parse_args(struct options *o, int argc, char **argv)
 			o->upgrade = true;
 		} else if (!strcmp(a, "--upgrade-test-version") && i + 1 < argc) {
 			o->upgrade_version = (uint32_t)strtoul(argv[++i], NULL, 10);
+		} else if (!strcmp(a, "--udp-rcvbuf")) {
+			if (++i >= argc)
+				bad_usage("%s needs a value", a);
+			o->udp_rcvbuf = parse_rcvbuf(a, argv[i]);
+		} else if (!strncmp(a, "--udp-rcvbuf=", 13)) {
+			o->udp_rcvbuf = parse_rcvbuf("--udp-rcvbuf", a + 13);
 		} else if (!strncmp(a, "--test-timers=", 14)) {
 			parse_test_timers(a + 14);
 		} else if ((flag = flag_for(o, a))) {
@@ -245,6 +275,8 @@ static void parse_args(struct options *o, int argc, char **argv)
 		bad_usage("%s", "missing INTERFACE");
 	if (!o->iface[0] || strlen(o->iface) >= IFNAMSIZ || strchr(o->iface, '/'))
 		bad_usage("invalid interface name '%s'", o->iface);
+	if (!o->udp_rcvbuf && getenv("VGUARD_UDP_RCVBUF") && *getenv("VGUARD_UDP_RCVBUF"))
+		o->udp_rcvbuf = parse_rcvbuf("VGUARD_UDP_RCVBUF", getenv("VGUARD_UDP_RCVBUF"));
 	/* The offload switches' environment variables belong to the layers
 	 * that own them: tun_options_from_env() and device_options_from_env(). */
 }
@@ -509,6 +541,7 @@ static void device_opts(struct device_options *d, const struct options *o)
 	d->queues = o->queues;
 	d->no_udp_gso |= o->no_udp_gso;
 	d->no_udp_gro_rx |= o->no_udp_gro_rx;
+	d->udp_rcvbuf = o->udp_rcvbuf;
 	d->log_level = (int)log_level;
 	d->log = log_device;
 }

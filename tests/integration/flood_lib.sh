@@ -95,20 +95,3 @@ vx_rx_packets() {
 	ip netns exec "$NS_B" cat /sys/class/net/vx0/statistics/rx_packets
 }
 
-# stats_all NS IFACE: vguard's stats=1 lines (device part only).
-stats_all() {
-	ip netns exec "$1" python3 - "$2" <<'PY'
-import socket, sys
-s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-s.connect("/var/run/wireguard/%s.sock" % sys.argv[1])
-s.sendall(b"stats=1\n\n")
-buf = b""
-while not buf.endswith(b"\n\n"):
-    b = s.recv(65536)
-    if not b: break
-    buf += b
-for line in buf.decode().splitlines():
-    if line.startswith("public_key="): break
-    print(line)
-PY
-}

@@ -206,20 +206,7 @@ log "transfer of $((SIZE >> 20)) MB intact"
 # What was dropped on the way, by reason (a note, not a check).
 for side in "$NS_A $IF_A" "$NS_B $IF_B"; do
 	set -- $side
-	ip netns exec "$1" python3 - "$2" <<'PY' || true
-import socket, sys
-s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-s.connect("/var/run/wireguard/%s.sock" % sys.argv[1])
-s.sendall(b"stats=1\n\n")
-buf = b""
-while not buf.endswith(b"\n\n"):
-    b = s.recv(65536)
-    if not b: break
-    buf += b
-drops = [l for l in buf.decode().splitlines()
-         if l.startswith("drop_") and not l.endswith("=0")]
-print("--- %s drops: %s" % (sys.argv[1], " ".join(drops) or "none"))
-PY
+	log "$2 drops: $(stats_all "$1" "$2" | grep '^drop_' | grep -v '=0$' | tr '\n' ' ')"
 done
 
 # Per upgrade: the pings whose slot is nearest to it, and the longest

@@ -101,12 +101,15 @@ expect_exit 2 "--queues 257" "$VGUARD" --queues=257 "$IF"
 grep -q 'from 1 to 256' "$tmp/err" || fail "--queues 257: $(head -n 1 "$tmp/err")"
 expect_exit 2 "--queues without a value" "$VGUARD" "$IF" --queues
 expect_exit 2 "name too long" "$VGUARD" abcdefghijklmnopq
+expect_exit 2 "--udp-rcvbuf 10" "$VGUARD" --udp-rcvbuf 10 "$IF"
+grep -q 'from 64K to 1G' "$tmp/err" || fail "--udp-rcvbuf 10: $(head -n 1 "$tmp/err")"
+expect_exit 2 "VGUARD_UDP_RCVBUF=2G" env VGUARD_UDP_RCVBUF=2G "$VGUARD" "$IF"
 
 # ---- background start: everything exists when the command returns ----
 # The directory's mode is ours to check only if the daemon makes it (an
 # administrator or wg-quick may have made it 0700 before).
 made_dir=true; [ -d "$SOCKDIR" ] && made_dir=false
-expect_exit 0 "background start" in_ns "$VGUARD" --queues 2 "$IF"
+expect_exit 0 "background start" in_ns "$VGUARD" --queues 2 --udp-rcvbuf 256K "$IF"
 [ -S "$SOCKDIR/$IF.sock" ] || fail "no socket right after return"
 [ "$(stat -c %a "$SOCKDIR/$IF.sock")" = 700 ] || fail "socket mode $(stat -c %a "$SOCKDIR/$IF.sock")"
 ! $made_dir || [ "$(stat -c %a "$SOCKDIR")" = 755 ] || fail "socket dir mode $(stat -c %a "$SOCKDIR")"
@@ -121,6 +124,17 @@ ok "background process $pid: stdio on /dev/null, WG_PROCESS_FOREGROUND=1"
 
 reply=$(uapi "$IF" 'set=1\nlisten_port=51999\nfwmark=7\n\nget=1\n\n')
 [ "$reply" = "$(printf 'errno=0\n\nlisten_port=51999\nfwmark=7\nerrno=0')" ] || fail "uapi reply: $reply"
+# --udp-rcvbuf 256K: the kernel doubles it, on every socket of the port
+# (open while the link is up).
+in_ns ip link set "$IF" up
+for _ in 1 2 3 4 5 6 7 8 9 10; do
+	rb=$(in_ns ss -uamnH "sport = :51999" | grep -o 'rb[0-9]*' | sort -u | tr '\n' ' ')
+	[ -n "$rb" ] && break
+	sleep 0.1
+done
+in_ns ip link set "$IF" down
+[ "$rb" = "rb524288 " ] || fail "receive buffers with --udp-rcvbuf 256K: $rb"
+ok "--udp-rcvbuf sets the sockets' receive buffer"
 if command -v wg >/dev/null; then
 	key=$(wg genkey); peer=$(wg genkey | wg pubkey)
 	in_ns wg set "$IF" private-key <(echo "$key") peer "$peer" allowed-ips 10.9.0.0/24 \

@@ -60,10 +60,9 @@ sys.exit(0 if bps > 1e6 else 1)' "$out" "$proto" | sed "s/^/--- iperf3 $proto to
 		fail "iperf3 $proto to $addr: too little got through"
 }
 
-# stat_of NS IFACE KEY: one device counter from stats=1.
-stat_of() {
-	local ns=$1 ifname=$2 key=$3
-	ip netns exec "$ns" python3 - "$ifname" "$key" <<'PY'
+# stats_all NS IFACE: vguard's stats=1 lines (device part only).
+stats_all() {
+	ip netns exec "$1" python3 - "$2" <<'PY'
 import socket, sys
 s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
 s.connect("/var/run/wireguard/%s.sock" % sys.argv[1])
@@ -74,10 +73,14 @@ while not buf.endswith(b"\n\n"):
     if not b: break
     buf += b
 for line in buf.decode().splitlines():
-    k, _, v = line.partition("=")
-    if k == sys.argv[2]:
-        print(v); break
+    if line.startswith("public_key="): break
+    print(line)
 PY
+}
+
+# stat_of NS IFACE KEY: one device counter from stats=1.
+stat_of() {
+	stats_all "$1" "$2" | sed -n "s/^$3=//p"
 }
 
 # wait_tx NS IFACE MBYTES: until the device has sent MBYTES (a transfer
