@@ -1011,10 +1011,9 @@ static int sockopt(int fd, int opt)
 }
 
 /*
- * The receive queue stays short (a TCP flow through the tunnel fills
- * whatever it is given, and everything in it waits for the worker), the
- * send buffer does not; an explicit size is taken as given.  The kernel
- * doubles the sizes, and caps them at rmem_max/wmem_max without
+ * The receive buffer is VG_BIND_RCVBUF and never more than the send
+ * buffer; an explicit size (vguard --udp-rcvbuf) is taken as given.  The
+ * kernel doubles the sizes, and caps them at rmem_max/wmem_max without
  * CAP_NET_ADMIN.
  */
 START_TEST(socket_buffers)
