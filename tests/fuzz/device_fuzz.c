@@ -104,10 +104,15 @@ void dfz_h_seal(struct dfz *z, const uint8_t *plain, size_t len, unsigned int co
 	if (!rec && !alter && len)
 		z->rec_lost = true;
 	if (rec) {
+		struct rec *r = &z->recs[z->nrecs++];
+		unsigned int i;
+
 		memcpy(rec, buf + MESSAGE_DATA_HEADER_LEN, padded);
-		z->recs[z->nrecs++] = (struct rec){ kp->remote_index, use,
-						    (uint32_t)(rec - z->arena), (uint32_t)padded,
-						    false };
+		*r = (struct rec){ kp->remote_index, use, (uint32_t)(rec - z->arena),
+				   (uint32_t)padded, false };
+		for (i = 0; i + 1 < z->nrecs && !r->spent; i++)
+			r->spent = z->recs[i].spent && z->recs[i].idx == r->idx &&
+				   z->recs[i].nonce == r->nonce;
 	}
 	n = wg_data_seal(kp, use, buf + MESSAGE_DATA_HEADER_LEN, padded);
 	if (alter == 1) {
@@ -259,11 +264,11 @@ static bool h_flush(struct dfz *z)
 
 /* ---- D's TUN: what it writes ---- */
 
+/* The first record of pkt whose key and counter have not reached D's TUN
+ * yet; *seen: whether any record holds pkt. */
 static struct rec *rec_match(struct dfz *z, const uint8_t *pkt, size_t len, bool *seen)
 {
-	struct rec *hit = NULL;
-	unsigned int i, j;
-	bool dup;
+	unsigned int i;
 
 	*seen = false;
 	for (i = 0; i < z->nrecs; i++) {
@@ -272,15 +277,20 @@ static struct rec *rec_match(struct dfz *z, const uint8_t *pkt, size_t len, bool
 		if (r->len < len || memcmp(z->arena + r->off, pkt, len))
 			continue;
 		*seen = true;
-		for (dup = false, j = 0; j < z->nrecs && !dup; j++)
-			dup = z->recs[j].delivered && z->recs[j].idx == r->idx &&
-			      z->recs[j].nonce == r->nonce;
-		if (!dup) {
-			hit = r;
-			break;
-		}
+		if (!r->spent)
+			return r;
 	}
-	return hit;
+	return NULL;
+}
+
+/* r reached D's TUN: no packet under its key and counter may follow. */
+static void rec_spend(struct dfz *z, const struct rec *r)
+{
+	unsigned int i;
+
+	for (i = 0; i < z->nrecs; i++)
+		if (z->recs[i].idx == r->idx && z->recs[i].nonce == r->nonce)
+			z->recs[i].spent = true;
 }
 
 static bool is_icmp(const uint8_t *pkt, size_t len)
@@ -325,7 +335,7 @@ static void check_frame(struct dfz *z, size_t n)
 	r = rec_match(z, pkt, len, &seen);
 	check_src(pkt, len, !seen);
 	if (r) {
-		r->delivered = true;
+		rec_spend(z, r);
 		return;
 	}
 	/* Past MAX_RECS sealed packets the record is incomplete: no verdict. */

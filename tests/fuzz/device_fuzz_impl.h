@@ -33,7 +33,7 @@ struct rec {
 	uint32_t idx;	/* D's keypair index the message carried */
 	uint64_t nonce;
 	uint32_t off, len;	/* the padded plaintext in the arena */
-	bool delivered;
+	bool spent;	/* a packet under this key and counter reached D's TUN */
 };
 
 struct dfz {
