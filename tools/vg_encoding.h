@@ -3,6 +3,7 @@
 #define VGUARD_TOOLS_VG_ENCODING_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #define VG_KEY_LEN 32
@@ -21,5 +22,9 @@ bool vg_key_is_zero(const uint8_t key[VG_KEY_LEN]);
 void vg_key_clamp(uint8_t key[VG_KEY_LEN]);
 /* The public key of a private key; returns false if libsodium fails. */
 bool vg_key_public(uint8_t pub[VG_KEY_LEN], const uint8_t priv[VG_KEY_LEN]);
+
+/* The length of the well-formed UTF-8 sequence s starts with (RFC 3629:
+ * shortest form, no surrogates, nothing above U+10FFFF), or 0. */
+size_t vg_utf8_len(const unsigned char *s);
 
 #endif

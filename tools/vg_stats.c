@@ -132,12 +132,46 @@ static size_t key_width(const struct vg_stats_group *g)
 	return w;
 }
 
+/* How a string from the daemon is written: whatever it sent, the output
+ * is valid UTF-8, its control characters escaped (JSON, and a newline in a
+ * Prometheus label) or shown as U+FFFD, which also stands for every byte
+ * that is not part of a well-formed sequence. */
+enum text_form { TEXT_TABLE, TEXT_JSON, TEXT_PROM };
+
+static void put_text(FILE *out, const char *s, enum text_form form)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t n;
+
+	while (*p) {
+		if (form != TEXT_TABLE && (*p == '"' || *p == '\\')) {
+			fprintf(out, "\\%c", *p++);
+		} else if (form == TEXT_PROM && *p == '\n') {
+			fputs("\\n", out);
+			p++;
+		} else if (form == TEXT_JSON && (*p < 0x20 || *p == 0x7f)) {
+			fprintf(out, "\\u%04x", *p++);
+		} else if (*p < 0x20 || *p == 0x7f || !(n = vg_utf8_len(p))) {
+			fputs("\xef\xbf\xbd", out);
+			p++;
+		} else {
+			fwrite(p, 1, n, out);
+			p += n;
+		}
+	}
+}
+
 static void table_group(FILE *out, const struct vg_stats_group *g, size_t w)
 {
 	size_t i;
 
-	for (i = 0; i < g->count; ++i)
-		fprintf(out, "  %-*s  %s\n", (int)w, g->items[i].key, g->items[i].value);
+	for (i = 0; i < g->count; ++i) {
+		fputs("  ", out);
+		put_text(out, g->items[i].key, TEXT_TABLE);
+		fprintf(out, "%*s  ", (int)(w - strlen(g->items[i].key)), "");
+		put_text(out, g->items[i].value, TEXT_TABLE);
+		fputc('\n', out);
+	}
 }
 
 /* One column width for the whole table so device and peer values line up. */
@@ -153,7 +187,9 @@ void vg_stats_print_table(FILE *out, const struct vg_stats *st)
 	fprintf(out, "interface: %s\n", st->iface);
 	table_group(out, &st->device, w);
 	for (i = 0; i < st->npeers; ++i) {
-		fprintf(out, "\npeer: %s\n", st->peers[i].peer);
+		fputs("\npeer: ", out);
+		put_text(out, st->peers[i].peer, TEXT_TABLE);
+		fputc('\n', out);
 		table_group(out, &st->peers[i], w);
 	}
 }
@@ -175,16 +211,7 @@ static bool is_number(const char *s)
 static void json_string(FILE *out, const char *s)
 {
 	fputc('"', out);
-	for (; *s; ++s) {
-		unsigned char c = (unsigned char)*s;
-
-		if (c == '"' || c == '\\')
-			fprintf(out, "\\%c", c);
-		else if (c < 0x20)
-			fprintf(out, "\\u%04x", c);
-		else
-			fputc(c, out);
-	}
+	put_text(out, s, TEXT_JSON);
 	fputc('"', out);
 }
 
@@ -241,14 +268,7 @@ static void prom_name(FILE *out, const char *key)
 static void prom_label(FILE *out, const char *name, const char *value)
 {
 	fprintf(out, "%s=\"", name);
-	for (; *value; ++value) {
-		if (*value == '\\' || *value == '"')
-			fprintf(out, "\\%c", *value);
-		else if (*value == '\n')
-			fputs("\\n", out);
-		else
-			fputc(*value, out);
-	}
+	put_text(out, value, TEXT_PROM);
 	fputc('"', out);
 }
 

@@ -6,13 +6,18 @@
  * and the printers that then run on what was read (colours, keys shown);
  * byte 1 the largest piece.  A get reply goes through every `vg show`
  * form and showconf, a stats reply through the table, JSON and Prometheus
- * printers.
+ * printers.  Whatever the daemon sent, what vg prints must be valid UTF-8
+ * without control characters but newlines and tabs (and, with colours,
+ * their escape sequences); glibc's own decoder judges it.
  */
 #include "config.h"
 
+#include <locale.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <wchar.h>
 #include <sys/types.h>
 
 #include <sodium.h>
@@ -46,18 +51,47 @@ static ssize_t piece_read(void *c, char *buf, size_t len)
 	return (ssize_t)n;
 }
 
-static ssize_t sink_write(void *c, const char *buf, size_t len)
-{
-	return (ssize_t)len;
-}
+static char *out_buf;
+static size_t out_len;
 
-static FILE *sink(void)
+static FILE *out_open(void)
 {
-	static FILE *f;
+	FILE *f = open_memstream(&out_buf, &out_len);
 
 	if (!f)
-		f = fopencookie(NULL, "w", (cookie_io_functions_t){ .write = sink_write });
+		abort();
 	return f;
+}
+
+/* Closes what out_open() gave and judges the text written to it. */
+static void out_check(FILE *f, bool color)
+{
+	mbstate_t ps;
+	size_t i = 0, n;
+
+	if (fclose(f))
+		abort();
+	memset(&ps, 0, sizeof(ps));
+	while (i < out_len) {
+		unsigned char c = (unsigned char)out_buf[i];
+
+		if (color && c == 0x1b) {
+			i++;
+			continue;
+		}
+		if ((c < 0x20 && c != '\n' && c != '\t') || c == 0x7f) {
+			fprintf(stderr, "vg printed control character 0x%02x at %zu\n", c, i);
+			abort();
+		}
+		n = mbrtowc(NULL, out_buf + i, out_len - i, &ps);
+		if (n == (size_t)-1 || n == (size_t)-2 || n == 0) {
+			fprintf(stderr, "vg printed invalid UTF-8 at %zu\n", i);
+			abort();
+		}
+		i += n;
+	}
+	free(out_buf);
+	out_buf = NULL;
 }
 
 static void show(struct vg_device *dev, unsigned int flags)
@@ -72,13 +106,16 @@ static void show(struct vg_device *dev, unsigned int flags)
 		.show_keys = flags & 8,
 		.now = 1700000000,
 	};
+	FILE *out;
 	size_t i;
 
 	snprintf(dev->name, sizeof(dev->name), "vgfuzz");
-	vg_show_pretty(sink(), dev, &o);
-	vg_showconf(sink(), dev);
+	out = out_open();
+	vg_show_pretty(out, dev, &o);
+	vg_showconf(out, dev);
 	for (i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
-		vg_show_field(sink(), dev, fields[i], flags & 16);
+		vg_show_field(out, dev, fields[i], flags & 16);
+	out_check(out, o.color);
 }
 
 static void stats(FILE *f)
@@ -88,9 +125,12 @@ static void stats(FILE *f)
 	memset(&st, 0, sizeof(st));
 	snprintf(st.iface, sizeof(st.iface), "vgfuzz");
 	if (!vg_stats_read(f, &st)) {
-		vg_stats_print_table(sink(), &st);
-		vg_stats_print_json(sink(), &st);
-		vg_stats_print_prometheus(sink(), &st);
+		FILE *out = out_open();
+
+		vg_stats_print_table(out, &st);
+		vg_stats_print_json(out, &st);
+		vg_stats_print_prometheus(out, &st);
+		out_check(out, false);
 	}
 	vg_stats_free(&st);
 }
@@ -104,7 +144,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (size < 2)
 		return 0;
-	if (sodium_init() < 0)
+	if (sodium_init() < 0 || !setlocale(LC_CTYPE, "C.UTF-8"))
 		abort();
 	flags = data[0];
 	r = (struct reader){ data + 2, size - 2, 1 + data[1] % 64, 0 };

@@ -909,6 +909,86 @@ START_TEST(stats_formats)
 }
 END_TEST
 
+/* A hostile daemon's bytes come out as valid UTF-8 with no raw control
+ * characters: a terminal escape, a lone continuation byte, an overlong
+ * '/', a surrogate and a truncated sequence, around valid "é" and "€". */
+START_TEST(stats_hostile_text)
+{
+	static const char reply[] = "k\x1b[2J=\xc3\xa9\x80\xc0\xaf\n"
+				    "public_key=p\xed\xa0\x80\"\n"
+				    "v=\xe2\x82\xac\xe2\x82\n"
+				    "errno=0\n\n";
+	FILE *f = fmemopen((void *)reply, sizeof(reply) - 1, "r");
+	struct vg_stats st;
+	struct sink out;
+
+	memset(&st, 0, sizeof(st));
+	snprintf(st.iface, sizeof(st.iface), "vg0");
+	ck_assert_int_eq(vg_stats_read(f, &st), 0);
+	fclose(f);
+
+	sink_open(&out);
+	vg_stats_print_table(out.f, &st);
+	ck_assert_str_eq(sink_str(&out),
+			 "interface: vg0\n"
+			 "  k\xef\xbf\xbd[2J  \xc3\xa9\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\n"
+			 "\n"
+			 "peer: p\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\"\n"
+			 "  v      \xe2\x82\xac\xef\xbf\xbd\xef\xbf\xbd\n");
+	sink_close(&out);
+
+	sink_open(&out);
+	vg_stats_print_json(out.f, &st);
+	ck_assert_str_eq(sink_str(&out),
+			 "{\n"
+			 "  \"interface\": \"vg0\",\n"
+			 "  \"device\": {\n"
+			 "    \"k\\u001b[2J\": \"\xc3\xa9\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\"\n"
+			 "  },\n"
+			 "  \"peers\": [{\n"
+			 "    \"public_key\": \"p\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\\\"\",\n"
+			 "    \"v\": \"\xe2\x82\xac\xef\xbf\xbd\xef\xbf\xbd\"\n"
+			 "  }]\n"
+			 "}\n");
+	sink_close(&out);
+
+	sink_open(&out);
+	vg_stats_print_prometheus(out.f, &st);
+	ck_assert_str_eq(sink_str(&out),
+			 "# TYPE vguard_k__2J untyped\n"
+			 "vguard_k__2J{interface=\"vg0\",value=\"\xc3\xa9\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\"} 1\n"
+			 "# TYPE vguard_v untyped\n"
+			 "vguard_v{interface=\"vg0\",peer=\"p\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\\\"\","
+			 "value=\"\xe2\x82\xac\xef\xbf\xbd\xef\xbf\xbd\"} 1\n");
+	sink_close(&out);
+	vg_stats_free(&st);
+}
+END_TEST
+
+START_TEST(utf8_sequences)
+{
+	static const struct {
+		const char *s;
+		size_t len;
+	} v[] = {
+		{ "a", 1 }, { "\x7f", 1 }, { "\xc3\xa9", 2 }, { "\xdf\xbf", 2 },
+		{ "\xe0\xa0\x80", 3 }, { "\xed\x9f\xbf", 3 }, { "\xee\x80\x80", 3 },
+		{ "\xf0\x90\x80\x80", 4 }, { "\xf4\x8f\xbf\xbf", 4 },
+		{ "\x80", 0 }, { "\xc0\xaf", 0 }, { "\xc1\xbf", 0 },		/* overlong */
+		{ "\xe0\x9f\xbf", 0 }, { "\xf0\x8f\xbf\xbf", 0 },		/* overlong */
+		{ "\xed\xa0\x80", 0 }, { "\xed\xbf\xbf", 0 },			/* surrogates */
+		{ "\xf4\x90\x80\x80", 0 }, { "\xf5\x80\x80\x80", 0 },		/* > U+10FFFF */
+		{ "\xff", 0 }, { "\xc3", 0 }, { "\xe2\x82", 0 }, { "\xf0\x90\x80", 0 },
+		{ "\xe2\x28\xa1", 0 },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(v) / sizeof(v[0]); ++i)
+		ck_assert_msg(vg_utf8_len((const unsigned char *)v[i].s) == v[i].len,
+			      "case %zu", i);
+}
+END_TEST
+
 START_TEST(stats_errors)
 {
 	static const struct {
@@ -1064,6 +1144,8 @@ static Suite *vg_suite(void)
 	tc = tcase_create("stats");
 	tcase_add_test(tc, stats_formats);
 	tcase_add_test(tc, stats_errors);
+	tcase_add_test(tc, stats_hostile_text);
+	tcase_add_test(tc, utf8_sequences);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("garbage");
