@@ -6,20 +6,21 @@
 
 #include "device/cookie.h"
 
-static const char mac1_label[] = "mac1----";
-static const char cookie_label[] = "cookie--";
-
-/* HASH(label || pubkey): the MAC1 key and the cookie encryption key. */
-static void precompute_key(uint8_t key[NOISE_SYMMETRIC_KEY_LEN],
-			   const uint8_t pub[NOISE_PUBLIC_KEY_LEN],
-			   const char *label)
+void cookie_keys(const uint8_t pub[NOISE_PUBLIC_KEY_LEN],
+		 uint8_t mac1_key[NOISE_SYMMETRIC_KEY_LEN],
+		 uint8_t cookie_key[NOISE_SYMMETRIC_KEY_LEN])
 {
+	static const char *const labels[2] = { "mac1----", "cookie--" };
+	uint8_t *keys[2] = { mac1_key, cookie_key };
 	struct blake2s_state s;
+	int i;
 
-	blake2s_init(&s, NOISE_SYMMETRIC_KEY_LEN);
-	blake2s_update(&s, (const uint8_t *)label, 8);
-	blake2s_update(&s, pub, NOISE_PUBLIC_KEY_LEN);
-	blake2s_final(&s, key);
+	for (i = 0; i < 2; i++) {
+		blake2s_init(&s, NOISE_SYMMETRIC_KEY_LEN);
+		blake2s_update(&s, (const uint8_t *)labels[i], 8);
+		blake2s_update(&s, pub, NOISE_PUBLIC_KEY_LEN);
+		blake2s_final(&s, keys[i]);
+	}
 }
 
 static void compute_mac1(uint8_t mac1[COOKIE_LEN], const uint8_t *msg,
@@ -49,8 +50,7 @@ void cookie_checker_set_key(struct cookie_checker *c,
 {
 	pthread_mutex_lock(&c->lock);
 	if (pub) {
-		precompute_key(c->mac1_key, pub, mac1_label);
-		precompute_key(c->encryption_key, pub, cookie_label);
+		cookie_keys(pub, c->mac1_key, c->encryption_key);
 	} else {
 		crypto_wipe(c->mac1_key, sizeof(c->mac1_key));
 		crypto_wipe(c->encryption_key, sizeof(c->encryption_key));
@@ -182,8 +182,7 @@ void cookie_generator_init(struct cookie_generator *g,
 {
 	memset(g, 0, sizeof(*g));
 	pthread_mutex_init(&g->lock, NULL);
-	precompute_key(g->mac1_key, peer_pub, mac1_label);
-	precompute_key(g->decryption_key, peer_pub, cookie_label);
+	cookie_keys(peer_pub, g->mac1_key, g->decryption_key);
 }
 
 void cookie_generator_destroy(struct cookie_generator *g)

@@ -68,6 +68,12 @@ enum cookie_mac_state {
 
 #define COOKIE_SRC_MAX 18	/* 16 address bytes + 2 port bytes */
 
+/* The keys a public key's owner checks MAC1 with and seals its cookies
+ * under: HASH(label || pub), labels "mac1----" and "cookie--". */
+void cookie_keys(const uint8_t pub[NOISE_PUBLIC_KEY_LEN],
+		 uint8_t mac1_key[NOISE_SYMMETRIC_KEY_LEN],
+		 uint8_t cookie_key[NOISE_SYMMETRIC_KEY_LEN]);
+
 void cookie_checker_init(struct cookie_checker *c);
 /* Our public key changed (NULL: we have none). */
 void cookie_checker_set_key(struct cookie_checker *c,

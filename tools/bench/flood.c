@@ -32,6 +32,7 @@
 
 #include <sodium.h>
 
+#include "device/cookie.h"
 #include "device/crypto.h"
 #include "device/messages.h"
 
@@ -67,17 +68,6 @@ static double flood_now(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
-}
-
-static void flood_key(uint8_t key[NOISE_SYMMETRIC_KEY_LEN], const uint8_t pub[NOISE_PUBLIC_KEY_LEN],
-		      const char *label)
-{
-	struct blake2s_state s;
-
-	blake2s_init(&s, NOISE_SYMMETRIC_KEY_LEN);
-	blake2s_update(&s, (const uint8_t *)label, 8);
-	blake2s_update(&s, pub, NOISE_PUBLIC_KEY_LEN);
-	blake2s_final(&s, key);
 }
 
 /* A fresh initiation from source s: random ephemeral and ciphertexts,
@@ -269,8 +259,7 @@ int main(int argc, char **argv)
 	    publen != sizeof(pub) || flood_parse_dst(&f.dst, dst) ||
 	    inet_pton(AF_INET, first, &a0) != 1)
 		flood_usage();
-	flood_key(f.mac1_key, pub, "mac1----");
-	flood_key(f.cookie_key, pub, "cookie--");
+	cookie_keys(pub, f.mac1_key, f.cookie_key);
 	f.src = calloc(f.nsrc, sizeof(*f.src));
 	f.sent_mac1 = calloc(FLOOD_SENT_RING, sizeof(*f.sent_mac1));
 	if (!f.src || !f.sent_mac1)
