@@ -6,8 +6,8 @@
  * its committed corpus and its regression inputs (tests/fuzz/regress/),
  * with the compiler and sanitizers of the build at hand.  Without
  * arguments it runs FUZZ_REPLAY_DIRS (colon-separated; missing ones are
- * skipped, but finding no input at all fails: run from the wrong
- * directory, a replay must not pass having tested nothing).
+ * skipped).  Finding no input at all fails: a replay run from where its
+ * corpus does not resolve must not pass having tested nothing.
  */
 #include "config.h"
 
@@ -107,10 +107,10 @@ int main(int argc, char **argv)
 		for (p = strtok_r(dirs, ":", &save); p; p = strtok_r(NULL, ":", &save))
 			if (run_path(p, true))
 				ret = 1;
-		if (!runs) {
-			fprintf(stderr, "no inputs in %s\n", FUZZ_REPLAY_DIRS);
-			ret = 1;
-		}
+	}
+	if (!runs) {
+		fprintf(stderr, "no inputs in %s\n", argc > 1 ? argv[1] : FUZZ_REPLAY_DIRS);
+		ret = 1;
 	}
 	printf("%u inputs\n", runs);
 	return ret;
