@@ -7,9 +7,8 @@
  * others added or updated (an endpoint, a /24 each, every other one with a
  * 1 s persistent keepalive, so handshakes to nowhere start and give up),
  * the rest of the pool removed; the devices' clock moves a second on every
- * tenth set.  Every
- * EVERY sets it prints malloc's bytes in use, its arena and the RSS: a
- * leak shows in the first, fragmentation in the other two.
+ * tenth set.  Every EVERY sets it prints malloc's bytes in use, its arena
+ * and the RSS: a leak shows in the first, fragmentation in the other two.
  *
  * Usage: tools/bench/config-churn [N [EVERY]]   (default 40000 2000)
  */
@@ -33,8 +32,7 @@
 
 struct side {
 	struct device *dev;
-	uint8_t priv[32], pub[32];
-	char hpriv[65], hpub[65];
+	char hpriv[65], hpub[65];	/* its key pair, in hex as the UAPI takes it */
 };
 
 static uint64_t offset_ns;
@@ -55,11 +53,6 @@ static void die(const char *what)
 	exit(1);
 }
 
-static void hex(char out[65], const uint8_t k[32])
-{
-	sodium_bin2hex(out, 65, k, 32);
-}
-
 static void set(struct device *dev, const char *conf, size_t len)
 {
 	struct uapi_txn txn;
@@ -77,6 +70,7 @@ static void side_open(struct side *s, struct vg_memnet *net, const char *name)
 	struct tun_event up = { .type = TUN_EVENT_UP };
 	struct tun_mem_options mo;
 	struct device_options o;
+	uint8_t priv[32], pub[32];
 	struct tun *tun;
 	int i;
 
@@ -95,9 +89,9 @@ static void side_open(struct side *s, struct vg_memnet *net, const char *name)
 		usleep(1000);
 	if (!device_port(s->dev))
 		die("a device did not come up");
-	crypto_box_keypair(s->pub, s->priv);
-	hex(s->hpriv, s->priv);
-	hex(s->hpub, s->pub);
+	crypto_box_keypair(pub, priv);
+	sodium_bin2hex(s->hpriv, sizeof(s->hpriv), priv, sizeof(priv));
+	sodium_bin2hex(s->hpub, sizeof(s->hpub), pub, sizeof(pub));
 }
 
 /* a's own settings and its peer b, at the head of every set. */
@@ -147,7 +141,7 @@ int main(int argc, char **argv)
 	side_open(&b, net, "churn1");
 	for (k = 0; k < POOL; k++) {
 		crypto_box_keypair(key, unused);
-		hex(pool[k], key);
+		sodium_bin2hex(pool[k], sizeof(pool[k]), key, sizeof(key));
 	}
 	len = head(conf, sizeof(conf), &b, &a, 51821, 51820, 1);
 	set(b.dev, conf, len);
